@@ -239,11 +239,15 @@ export function win7LevelFromCacheBits(bits: number): Win7OplockLevel | 'NONE' |
 export const FileInformationClass = {
   FileBasicInformation: 4,
   FileRenameInformation: 10,
+  FileLinkInformation: 11,
   FileDispositionInformation: 13,
   FileAllocationInformation: 19,
   FileEndOfFileInformation: 20,
+  FileValidDataLengthInformation: 39,
+  FileShortNameInformation: 40,
   FileDispositionInformationEx: 64,
   FileRenameInformationEx: 65,
+  FileLinkInformationEx: 72,
 } as const;
 
 // ---------------------------------------------------------------------------------------------
