@@ -60,7 +60,8 @@ typedef long long FLTB_I64;
 
 #if defined(__cplusplus)
 #define FLTB_STATIC_ASSERT(Condition, Tag) static_assert(Condition, #Tag)
-#elif defined(_MSC_VER) && !defined(__clang__)
+#elif (defined(_MSC_VER) && !defined(__clang__)) || !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L
+/* MSVC, and C99 compilers (which have no _Static_assert): a negative array size. */
 #define FLTB_STATIC_ASSERT_JOIN2(A, B) A##B
 #define FLTB_STATIC_ASSERT_JOIN(A, B) FLTB_STATIC_ASSERT_JOIN2(A, B)
 #define FLTB_STATIC_ASSERT(Condition, Tag) \
@@ -129,7 +130,9 @@ FLTB_STATIC_ASSERT(sizeof(FLTB_I64) == 8, i64_width);
 
 /* Every variable-length piece is padded to this alignment. */
 #define FLTB_ALIGNMENT                   8u
-#define FLTB_ALIGN_UP(Bytes)             (((Bytes) + (FLTB_ALIGNMENT - 1u)) & ~(FLTB_ALIGNMENT - 1u))
+/* Division keeps the operand's own width (a mask would be 32-bit and clear the high bits of a
+   64-bit operand). */
+#define FLTB_ALIGN_UP(Bytes)             ((((Bytes) + (FLTB_ALIGNMENT - 1u)) / FLTB_ALIGNMENT) * FLTB_ALIGNMENT)
 
 /* ------------------------------------------------------------------------ */
 /* Shared enumerations (carried in integer fields).                          */
@@ -202,7 +205,8 @@ FLTB_ASSERT_OFFSET(FLTB_CONNECT_CONTEXT, Reserved, 12);
 /* and Size (must equal the input length and the command's exact size, or    */
 /* for variable commands the size its counts imply). A refused command gets  */
 /* a reply whose Status names the reason and whose Size is                   */
-/* sizeof(FLTB_REPLY_HEADER):                                                */
+/* sizeof(FLTB_REPLY_HEADER) (the one exception: HELLO refused with          */
+/* STATUS_REVISION_MISMATCH is a full FLTB_HELLO_REPLY, see below):          */
 /*   STATUS_INVALID_PARAMETER        malformed input (size, enum, count)     */
 /*   STATUS_REVISION_MISMATCH        no common protocol version              */
 /*   STATUS_INVALID_DEVICE_REQUEST   unknown command, or HELLO not done      */

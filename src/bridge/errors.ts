@@ -46,7 +46,11 @@ export type ProtocolErrorReason =
   | 'bad-sequence'
   | 'bad-command'
   | 'bad-flags'
-  | 'too-large';
+  | 'too-large'
+  /** The input is not a byte buffer (Uint8Array or ArrayBuffer). */
+  | 'bad-buffer'
+  /** An unexpected failure inside a decoder, wrapped so that only ProtocolError escapes. */
+  | 'internal';
 
 /** A malformed wire buffer: names the byte offset and the reason. */
 export class ProtocolError extends FltBridgeError {
