@@ -109,6 +109,7 @@ const table = [
   ['STATUS_INSUFFICIENT_RESOURCES', 0xc000009a, 1450, 'System resources ran out.'],
   ['STATUS_FILE_IS_A_DIRECTORY', 0xc00000ba, 5, 'The name refers to a directory.'],
   ['STATUS_NOT_SUPPORTED', 0xc00000bb, 50, 'The request is not supported.'],
+  ['STATUS_NOT_SAME_DEVICE', 0xc00000d4, 17, 'A rename target is on another volume.'],
   [
     'STATUS_OPLOCK_NOT_GRANTED',
     0xc00000e2,
@@ -136,6 +137,18 @@ const table = [
     'Offset plus length wraps past 2^64 - 1 (an invalid byte range).',
   ],
   ['STATUS_NOT_FOUND', 0xc0000225, 1168, 'The object was not found.'],
+  [
+    'STATUS_CONNECTION_COUNT_LIMIT',
+    0xc0000246,
+    1238,
+    'The communication port already has its maximum number of connections.',
+  ],
+  [
+    'STATUS_CANNOT_BREAK_OPLOCK',
+    0xc0000909,
+    802,
+    'A FILE_OPEN_REQUIRING_OPLOCK open would have had to break an existing oplock.',
+  ],
   [
     'STATUS_FLT_INVALID_ASYNCHRONOUS_REQUEST',
     0xc01c0007,

@@ -66,7 +66,10 @@ export function uninitialize(oplock: Oplock, releasedBy?: OplockOperation): void
  *
  * FLT_PREOP_PENDING: the package holds the request (a granted oplock, an acknowledgement that is
  * the new oplock, a break-notify) and will call `data.complete` exactly once.
- * FLT_PREOP_COMPLETE: done; `ioStatus` says how (refused, acknowledged, invalid).
+ * FLT_PREOP_COMPLETE: done; `ioStatus` says how (refused, acknowledged, invalid). A Windows 7
+ * acknowledgement answered at once with a break indication ([MS-FSA] 2.1.5.19:
+ * STATUS_CANNOT_GRANT_REQUESTED_OPLOCK, or STATUS_SUCCESS with a further break) also carries
+ * `output`, the REQUEST_OPLOCK_OUTPUT_BUFFER to copy to the caller (`information` = its size).
  */
 export function fsctrl(
   oplock: Oplock,

@@ -96,6 +96,17 @@ export function keysMatch(a: OplockFileObject, b: OplockFileObject): boolean {
   return canonicalKey(a.oplockKey) === canonicalKey(b.oplockKey);
 }
 
+/**
+ * [MS-FSA] 2.1.4.12.2 with Flags PARENT_OBJECT (quoted in illumos smb_cmn_oplock.c,
+ * CompareOplockKeys): TRUE only when the operation's ParentOplockKey and the holder's
+ * TargetOplockKey are both present and equal. `operation` is the child's file object, `holder`
+ * the directory oplock holder's.
+ */
+export function parentKeysMatch(operation: OplockFileObject, holder: OplockFileObject): boolean {
+  if (operation.parentOplockKey === undefined || holder.oplockKey === undefined) return false;
+  return canonicalKey(operation.parentOplockKey) === canonicalKey(holder.oplockKey);
+}
+
 /** A string that is equal for two file objects exactly when keysMatch says so. */
 export function effectiveKey(fo: OplockFileObject): string {
   return fo.oplockKey === undefined ? `fo:${fo.id}` : `key:${canonicalKey(fo.oplockKey)}`;

@@ -7,9 +7,20 @@
  * Recomputing the State of a Shared Oplock", 2.1.5.18 "Server Requests an Oplock" (2.1.5.18.1
  * exclusive, 2.1.5.18.2 shared, 2.1.5.18.3 indicating a break), 2.1.5.19 "Server Acknowledges an
  * Oplock Break", and the DDI pages of FltOplockFsctrlEx, FltCheckOplockEx, FltOplockBreakH,
- * FltOplockIsFastIoPossible, FltCurrentBatchOplock and the legacy FSCTL pages. Where NTFS was
- * observed to differ (maharmstone/btrfs src/tests/oplock.cpp, which runs against NTFS), NTFS
- * wins; every such point is marked "NTFS:" here and pinned by a test citing it.
+ * FltOplockIsFastIoPossible, FltCurrentBatchOplock and the legacy FSCTL pages. The full
+ * pseudocode of 2.1.4.12, 2.1.4.13, 2.1.5.18 and 2.1.5.19 is quoted, block by block, in illumos
+ * usr/src/uts/common/fs/smbsrv/smb_cmn_oplock.c (an earlier revision numbering the request and
+ * acknowledgement sections 2.1.5.17 and 2.1.5.18); the comments here quote it from there.
+ * The per-operation tables of the IFS docs ("Granting Oplocks", "Breaking Oplocks", "Checking the
+ * Oplock State of an IRP_MJ_xxx operation", "Acknowledging Oplock Breaks", MicrosoftDocs
+ * windows-driver-docs-pr/ifs/*.md) cover filter oplocks, which [MS-FSA] leaves out.
+ *
+ * Observed behaviour wins over prose. Where NTFS was observed (maharmstone/btrfs
+ * src/tests/oplock.cpp and WinFsp tst/winfsp-tests/oplock-test.c run against NTFS) or Windows was
+ * observed through SMB2 (Samba source4/torture/smb2/oplock.c and lease.c, whose expectations
+ * are what Windows servers answer; leases are Windows 7 oplocks on the server side), the comment
+ * says so and a test cites the case. SMB2-only semantics (lease epochs, break acks refused with
+ * STATUS_REQUEST_NOT_ACCEPTED, break timeouts) are not imported.
  *
  * Representation follows [MS-FSA] 2.1.1.10: one exclusive holder (ExclusiveOpen) or the shared
  * lists IIOplocks, ROplocks, RHOplocks, the RHBreakQueue and one WaitList. Filter oplocks and the
@@ -44,6 +55,7 @@ import {
   legacyInformation,
   levelOfBits,
   normalizeCacheBits,
+  parentKeysMatch,
   R,
   W,
   win7Level,
@@ -53,6 +65,7 @@ import {
   FSCTL_SET_ZERO_DATA,
   type FsctlOperation,
   type OplockCause,
+  OplockCheckFlagEx,
   type OplockCompletionReason,
   type OplockFileObject,
   type OplockHolderView,
@@ -112,6 +125,8 @@ interface Waiter {
   readonly op: OplockOperation;
   readonly context: unknown;
   readonly routine: WaitCompleteRoutine<unknown>;
+  /** OPLOCK_FLAG_IGNORE_OPLOCK_KEYS: the waiter waits for every RH break, whatever its key. */
+  readonly ignoreKeys: boolean;
 }
 
 /** A callback to run once the verb has finished mutating the state. */
@@ -134,10 +149,16 @@ interface BreakRequest {
   breakToNone: boolean;
   /** BreakCacheState: OPLOCK_LEVEL_CACHE_* bits. */
   cacheState: number;
-  /** Batch oplocks break to none too ([MS-FSA] 2.1.4.12, rename and link). */
+  /** Batch oplocks break to none too ([MS-FSA] 2.1.4.12, rename, link and short name). */
   batchToNone: boolean;
-  /** A create that a filter oplock tolerates (reader sharing read). */
-  filterTolerates: boolean;
+  /**
+   * Whether a filter oplock (not in [MS-FSA]) is broken, always to none. Per operation from the
+   * oplock-state pages of the IFS docs ("Checking the Oplock State of an IRP_MJ_xxx operation",
+   * windows-driver-docs-pr/ifs/irp-mj-*2.md): broken by writes, set EOF / allocation / VDL,
+   * FSCTL_SET_ZERO_DATA, rename / link / short name, and by a create with "writable" access or
+   * without FILE_SHARE_READ; not broken by reads, flushes, byte-range locks or delete dispositions.
+   */
+  filterBreaks: boolean;
 }
 
 const NO_BREAK: BreakRequest = {
@@ -145,14 +166,26 @@ const NO_BREAK: BreakRequest = {
   breakToNone: false,
   cacheState: 0,
   batchToNone: false,
-  filterTolerates: true,
+  filterBreaks: false,
 };
 
+/**
+ * Flags check() takes: the four of the FltCheckOplockEx page plus OPLOCK_FLAG_PARENT_OBJECT and
+ * OPLOCK_FLAG_REMOVING_FILE_OR_LINK (FsRtlCheckOplockEx page, Windows 8+). Unverified: what
+ * Windows answers to OPLOCK_FLAG_CLOSING_DELETE_ON_CLOSE ("may result in an oplock break", no
+ * public description of which) and to unknown bits; the model refuses both with
+ * STATUS_INVALID_PARAMETER.
+ */
 const LEGAL_CHECK_FLAGS =
   OplockCheckFlag.OPLOCK_FLAG_COMPLETE_IF_OPLOCKED |
   OplockCheckFlag.OPLOCK_FLAG_OPLOCK_KEY_CHECK_ONLY |
   OplockCheckFlag.OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK |
-  OplockCheckFlag.OPLOCK_FLAG_IGNORE_OPLOCK_KEYS;
+  OplockCheckFlag.OPLOCK_FLAG_IGNORE_OPLOCK_KEYS |
+  OplockCheckFlagEx.OPLOCK_FLAG_PARENT_OBJECT |
+  OplockCheckFlagEx.OPLOCK_FLAG_REMOVING_FILE_OR_LINK;
+
+/** FSCTL_SET_ENCRYPTION (winioctl.h): one of the operations that break a parent's oplock. */
+const FSCTL_SET_ENCRYPTION = 0x000900d7;
 
 const LEGAL_BREAK_H_FLAGS =
   OplockCheckFlag.OPLOCK_FLAG_COMPLETE_IF_OPLOCKED | OplockCheckFlag.OPLOCK_FLAG_IGNORE_OPLOCK_KEYS;
@@ -169,6 +202,12 @@ const ATTRIBUTE_ONLY_ACCESS = 0x0080 | 0x0100 | 0x00100000; // READ_ATTRIBUTES|W
 const FILTER_READER_ACCESS = ATTRIBUTE_ONLY_ACCESS | 0x0001 | 0x0008 | 0x0020 | 0x00020000; // +READ_DATA|READ_EA|EXECUTE|READ_CONTROL
 
 const FILE_SHARE_READ = 0x1;
+const DELETE_ACCESS = 0x00010000;
+/** FILE_WRITE_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES. */
+const OVERWRITE_ACCESS = 0x0002 | 0x0010 | 0x0100;
+const FILE_SUPERSEDE = 0;
+const FILE_OVERWRITE = 4;
+const FILE_OVERWRITE_IF = 5;
 
 function result(preop: PreopResult['preop'], ioStatus: number, information = 0): PreopResult {
   return { preop, ioStatus: ioStatus >>> 0, information };
@@ -506,7 +545,7 @@ export class Oplock {
     return undefined;
   }
 
-  #newHeld(data: FsctlOperation, level: OplockLevel): Held {
+  #newHeld(data: FsctlOperation, level: OplockLevel, completed = false): Held {
     this.#atomic.delete(data.fileObject.id);
     return {
       seq: ++this.#seq,
@@ -514,7 +553,7 @@ export class Oplock {
       fo: data.fileObject,
       key: effectiveKey(data.fileObject),
       level,
-      completed: false,
+      completed,
     };
   }
 
@@ -633,43 +672,71 @@ export class Oplock {
     }
   }
 
-  #completeSwitched(held: Held, data: FsctlOperation, newLevel: OplockLevel, cause: OplockCause) {
-    // [MS-FSA] 2.1.5.18: the old request ends with STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE when the
-    // oplock moves to another handle of the same key; on the same handle it simply completes
-    // with the new level (NTFS: btrfs oplock.cpp "Check first oplock broken" after a re-request
-    // on the same handle reports the new level).
-    const sameHandle = held.fo.id === data.fileObject.id;
+  #completeSwitched(held: Held, _data: FsctlOperation, newLevel: OplockLevel, cause: OplockCause) {
+    // The old request ends with STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE and the new level, also
+    // when the new request comes on the same handle: "If a Read oplock is requested on a handle
+    // that already has a Read oplock granted to it, the first Read oplock's IRP is completed
+    // with STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE" (IFS "Granting Oplocks", Level 2 / Read rows);
+    // [MS-FSA] 2.1.5.18.1 and 2.1.5.18.2 set OplockCompletionStatus to it for every same-key
+    // holder. NTFS: btrfs oplock.cpp oplockrw9, oplockrwh9/10, oplockrh8 show the first request
+    // completing with the new level (they do not check the status).
     this.#completeHeld(held, {
-      status: sameHandle ? NtStatus.STATUS_SUCCESS : NtStatus.STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE,
-      reason: sameHandle ? 'completed' : 'switched',
+      status: NtStatus.STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE,
+      reason: 'switched',
       toLevel: newLevel,
       ackRequired: false,
       cause,
     });
   }
 
+  /**
+   * [MS-FSA] 2.1.4.13: the shared state carries a BREAK_TO_* flag only when no R or RH holder is
+   * left and every RHOpContext on the RHBreakQueue breaks the same way (all to R, or all to
+   * none). While it does, shared requests are refused ([MS-FSA] 2.1.5.18.2: "If ... State
+   * contains one or more of BREAK_TO_* ... the operation MUST be failed with
+   * STATUS_OPLOCK_NOT_GRANTED").
+   */
+  #sharedStateBreaking(): boolean {
+    if (this.#read.size > 0 || this.#readHandle.size > 0) return false;
+    const entries = [...this.#readHandleBreaking.values()];
+    if (entries.length === 0) return false;
+    return entries.every((e) => e.toRead) || entries.every((e) => !e.toRead);
+  }
+
   /** [MS-FSA] 2.1.5.18.2 for LEVEL_GRANULAR R and RH. */
   #requestShared(data: FsctlOperation, level: 'R' | 'RH', openCount: number): PreopResult {
     if (openCount !== 0) return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
-    if (this.#exclusive !== undefined || this.#pendingFilter !== undefined) {
+    if (
+      this.#exclusive !== undefined ||
+      this.#pendingFilter !== undefined ||
+      this.#sharedStateBreaking()
+    ) {
       return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
     }
     const key = effectiveKey(data.fileObject);
     const sameKeyR = [...(this.#readByKey.get(key) ?? [])];
     const sameKeyRh = [...(this.#readHandleByKey.get(key) ?? [])];
     if (level === 'R') {
-      // Asking for R while the key holds RH would drop H: refused like RW after RWH (NTFS
-      // refuses every downgrade it was tested with, btrfs oplock.cpp oplockrw10/oplockrh9).
-      if (sameKeyRh.length > 0) return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
+      // Asking for R while the same key holds RH, or has an RH still breaking, is refused
+      // ([MS-FSA] 2.1.5.18.2 READ_CACHING: "If there is an Open on ...RHOplocks [or]
+      // ...RHBreakQueue whose TargetOplockKey is equal to Open.TargetOplockKey, the operation
+      // MUST be failed with Status set to STATUS_OPLOCK_NOT_GRANTED"; IFS "Granting Oplocks",
+      // Read row: "Else (oplock keys are the same) STATUS_OPLOCK_NOT_GRANTED").
+      const breakingSameKey = [...this.#readHandleBreaking.values()].some(
+        (e) => e.held.key === key,
+      );
+      if (sameKeyRh.length > 0 || breakingSameKey) {
+        return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
+      }
       this.#switchHolders(sameKeyR, data, 'R');
       this.#addShared(this.#read, this.#newHeld(data, 'R'));
       return PENDING();
     }
-    // RH cannot coexist with Level 2 ("Types of Opportunistic Locks"), and H cannot be granted
-    // while H is being broken.
-    if (this.#levelTwo.size > 0 || this.#readHandleBreaking.size > 0) {
-      return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
-    }
+    // RH cannot coexist with Level 2 ("Granting Oplocks" note; [MS-FSA] 2.1.5.18.2: RH only from
+    // NO_OPLOCK, READ_CACHING, (READ_CACHING|HANDLE_CACHING[|MIXED_R_AND_RH])). An RH break in
+    // progress does not refuse it by itself: only while the state carries a BREAK_TO_* flag
+    // (#sharedStateBreaking).
+    if (this.#levelTwo.size > 0) return COMPLETE(NtStatus.STATUS_OPLOCK_NOT_GRANTED);
     // R -> RH upgrade and RH re-request under the same key (btrfs oplock.cpp oplockrh8).
     this.#switchHolders(
       [...sameKeyR, ...sameKeyRh].sort((a, b) => a.seq - b.seq),
@@ -778,6 +845,15 @@ export class Oplock {
     );
   }
 
+  /**
+   * FSCTL_REQUEST_OPLOCK with REQUEST_OPLOCK_INPUT_FLAG_ACK: [MS-FSA] 2.1.5.19 "Server
+   * Acknowledges an Oplock Break", LEVEL_GRANULAR branch. The pseudocode is quoted in full in
+   * illumos usr/src/uts/common/fs/smbsrv/smb_cmn_oplock.c (smb_oplock_ack_break, written from an
+   * earlier revision that numbers the section 2.1.5.18); the two cases marked there "missing
+   * from [MS-FSA]" are Windows behaviour that Samba's smb2.lease.breaking3 (run against Windows)
+   * shows: an RH ack while the break escalated to none is answered by a further break to R, and
+   * an R ack then by a break to none, with the waiting opens held until the last one.
+   */
   #win7Ack(data: FsctlOperation, bits: number, onClose: boolean): PreopResult {
     const fo = data.fileObject;
     const ex = this.#exclusive;
@@ -791,19 +867,17 @@ export class Oplock {
       if (b.closePending || b.ackOnClose !== undefined) {
         return COMPLETE(NtStatus.STATUS_INVALID_OPLOCK_PROTOCOL);
       }
-      // The acknowledged level cannot exceed the level the break allows.
-      if (bits & ~cacheBits(b.to)) return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
       if (onClose) {
+        // Unverified (no public test): COMPLETE_ACK_ON_CLOSE is accepted only with level 0 and
+        // holds the waiters until the handle closes, like FSCTL_OPBATCH_ACK_CLOSE_PENDING; the
+        // alternative is that Windows ignores RequestedOplockLevel with this flag.
         if (bits !== 0) return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
         this.#requireCompletion(data);
         b.ackOnClose = data;
         b.closePending = true;
         return PENDING();
       }
-      this.#exclusive = undefined;
-      const pending = this.#grantInAck(data, bits);
-      this.#releaseWaiters('acknowledged', data);
-      return pending ? PENDING() : COMPLETE(NtStatus.STATUS_SUCCESS);
+      return this.#ackExclusive(data, ex, bits);
     }
     let entry: RhBreaking | undefined;
     for (const e of this.#readHandleBreaking.values()) {
@@ -813,25 +887,133 @@ export class Oplock {
       }
     }
     if (entry === undefined) {
-      // [MS-FSA] 2.1.5.19: with no break in progress at all the request fails with
-      // STATUS_INVALID_DEVICE_STATE; with breaks in progress none of which is this handle's,
-      // STATUS_INVALID_OPLOCK_PROTOCOL.
-      const anyBreak = this.#exclusive?.breaking !== undefined || this.#readHandleBreaking.size > 0;
-      return COMPLETE(
-        anyBreak ? NtStatus.STATUS_INVALID_OPLOCK_PROTOCOL : NtStatus.STATUS_INVALID_DEVICE_STATE,
-      );
+      // No break of this handle to acknowledge: "To send an acknowledgment when no
+      // acknowledgment is expected is an error and the acknowledgment FSCTL IRP is failed with
+      // STATUS_INVALID_OPLOCK_PROTOCOL" (IFS "Acknowledging Oplock Breaks"); [MS-FSA] 2.1.5.19
+      // fails every such case (no oplock, no BREAK_TO_* flag, ExclusiveOpen != Open, no
+      // matching RHOpContext) with STATUS_INVALID_OPLOCK_PROTOCOL. (STATUS_INVALID_DEVICE_STATE
+      // is the SMB2 server's answer, [MS-SMB2] 3.3.5.22, not the object store's.)
+      return COMPLETE(NtStatus.STATUS_INVALID_OPLOCK_PROTOCOL);
     }
-    if (bits & ~(entry.toRead ? R : 0)) return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
     if (onClose) {
       if (bits !== 0) return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
       this.#requireCompletion(data);
       entry.ackOnClose = data;
       return PENDING();
     }
-    this.#removeShared(entry.held);
+    return this.#ackReadHandle(data, entry, bits);
+  }
+
+  /** [MS-FSA] 2.1.5.19, states (READ_CACHING|WRITE_CACHING[|HANDLE_CACHING]|EXCLUSIVE|BREAK_TO_*). */
+  #ackExclusive(data: FsctlOperation, ex: Exclusive, bits: number): PreopResult {
+    const breakTo = cacheBits(ex.breaking?.to ?? 'NONE');
+    // "If Open.Stream.Oplock.WaitList is not empty and Open.Stream.Oplock.State does not contain
+    // HANDLE_CACHING and RequestedOplockLevel is (READ_CACHING|WRITE_CACHING|HANDLE_CACHING)":
+    // the ack is answered with STATUS_CANNOT_GRANT_REQUESTED_OPLOCK and the level the break
+    // allows, acknowledgement still required; the break stays in progress.
+    if (this.#waiters.size > 0 && (cacheBits(ex.level) & H) === 0 && bits === (R | W | H)) {
+      return this.#indicateInAck(
+        NtStatus.STATUS_CANNOT_GRANT_REQUESTED_OPLOCK,
+        bits,
+        breakTo,
+        true,
+      );
+    }
+    this.#exclusive = undefined;
+    if (bits === (R | H) && (breakTo === R || breakTo === 0)) {
+      // Missing from [MS-FSA] (illumos smb_oplock_ack_break: "Windows always does break to
+      // CACHE_R here"); Windows: smb2.lease.breaking3, RWH broken to RH, escalated to none by
+      // an OVERWRITE open, acked to RH -> a new break RH -> R (ack required) and both opens
+      // still pending. The handle now holds a breaking RH on the RHBreakQueue.
+      const held = this.#newHeld(data, 'RH', true);
+      this.#readHandleBreaking.set(held.seq, { held, toRead: breakTo === R });
+      this.#indexFileObject(held);
+      return this.#indicateInAck(NtStatus.STATUS_SUCCESS, R | H, R, true);
+    }
+    this.#releaseWaiters('acknowledged', data);
+    if (bits === R && breakTo === 0) {
+      // Missing from [MS-FSA] (illumos: "the client Ack reduces to R instead of to none. Need
+      // to send another break"): the ack is answered by a break to none, no ack required.
+      return this.#indicateInAck(NtStatus.STATUS_SUCCESS, R, 0, false);
+    }
+    if (bits === 0) return COMPLETE(NtStatus.STATUS_SUCCESS);
+    // Otherwise the acknowledged level is granted as requested, even above what the break
+    // allowed ([MS-FSA] 2.1.5.19: "If RequestedOplockLevel does not contain WRITE_CACHING ...
+    // request a shared oplock ... GrantingInAck = TRUE", else "Set Open.Stream.Oplock.State to
+    // (RequestedOplockLevel|EXCLUSIVE)"). Unverified on NTFS: no public test acknowledges a local
+    // break above its level (the SMB2 server refuses such acks itself with
+    // STATUS_REQUEST_NOT_ACCEPTED, smb2.lease.breaking2); the alternative would be a refusal.
     const pending = this.#grantInAck(data, bits);
-    if (this.#readHandleBreaking.size === 0) this.#releaseWaiters('acknowledged', data);
     return pending ? PENDING() : COMPLETE(NtStatus.STATUS_SUCCESS);
+  }
+
+  /** [MS-FSA] 2.1.5.19, states (READ_CACHING|HANDLE_CACHING[|MIXED_R_AND_RH|BREAK_TO_*]). */
+  #ackReadHandle(data: FsctlOperation, entry: RhBreaking, bits: number): PreopResult {
+    let level = bits;
+    let breakToNoneInAck = false;
+    if (bits === R && !entry.toRead) {
+      // Missing from [MS-FSA] (illumos: "If we previously sent a break to none and the client
+      // Ack level is R instead of none, we need to send another break"); Windows:
+      // smb2.lease.breaking3, "We ack the downgrade to R and get an immediate break to none".
+      level = 0;
+      breakToNoneInAck = true;
+    }
+    if (!entry.toRead) {
+      // "If ThisContext.BreakingToRead is FALSE: If RequestedOplockLevel is not 0 and
+      // Open.Stream.Oplock.WaitList is not empty: ... NewOplockLevel = LEVEL_NONE,
+      // AcknowledgeRequired = TRUE, OplockCompletionStatus = STATUS_CANNOT_GRANT_REQUESTED_OPLOCK"
+      if (level !== 0 && this.#waiters.size > 0) {
+        return this.#indicateInAck(NtStatus.STATUS_CANNOT_GRANT_REQUESTED_OPLOCK, bits, 0, true);
+      }
+    } else if (this.#waiters.size > 0 && bits & W) {
+      // "Else // BreakingToRead is TRUE: If ... WaitList is not empty and RequestedOplockLevel is
+      // (READ_CACHING|WRITE_CACHING) or (READ_CACHING|WRITE_CACHING|HANDLE_CACHING)": the same
+      // answer with NewOplockLevel = READ_CACHING.
+      return this.#indicateInAck(NtStatus.STATUS_CANNOT_GRANT_REQUESTED_OPLOCK, bits, R, true);
+    }
+    if (level & W && this.#otherSharedHolders(entry)) {
+      // [MS-FSA] would make this open the exclusive holder next to other shared holders, a
+      // state it cannot represent. Unverified choice: answer as when the level cannot be
+      // granted, with the level the break allows.
+      return this.#indicateInAck(
+        NtStatus.STATUS_CANNOT_GRANT_REQUESTED_OPLOCK,
+        bits,
+        entry.toRead ? R : 0,
+        true,
+      );
+    }
+    this.#removeShared(entry.held);
+    this.#releaseRhWaiters('acknowledged', data);
+    if (breakToNoneInAck) return this.#indicateInAck(NtStatus.STATUS_SUCCESS, R, 0, false);
+    if (level === 0) return COMPLETE(NtStatus.STATUS_SUCCESS);
+    const pending = this.#grantInAck(data, level);
+    return pending ? PENDING() : COMPLETE(NtStatus.STATUS_SUCCESS);
+  }
+
+  #otherSharedHolders(entry: RhBreaking): boolean {
+    return (
+      this.#levelTwo.size + this.#read.size + this.#readHandle.size > 0 ||
+      [...this.#readHandleBreaking.values()].some((e) => e !== entry)
+    );
+  }
+
+  /**
+   * [MS-FSA] 2.1.5.18.3 with BreakingOplockOpen equal to the acknowledging Open: the ack FSCTL
+   * itself completes at once with the break indication in its REQUEST_OPLOCK_OUTPUT_BUFFER.
+   */
+  #indicateInAck(status: number, from: number, to: number, ackRequired: boolean): PreopResult {
+    return {
+      ...COMPLETE(status, REQUEST_OPLOCK_OUTPUT_BUFFER_SIZE),
+      output: {
+        structureVersion: REQUEST_OPLOCK_CURRENT_VERSION,
+        structureLength: REQUEST_OPLOCK_OUTPUT_BUFFER_SIZE,
+        originalOplockLevel: from,
+        newOplockLevel: to,
+        flags: ackRequired ? RequestOplockOutputFlag.ACK_REQUIRED : 0,
+        accessMode: 0,
+        shareMode: 0,
+      },
+    };
   }
 
   /** An acknowledgement to a non-zero level is itself the new held request ([MS-FSA] 2.1.5.19). */
@@ -870,6 +1052,12 @@ export class Oplock {
     return this.#run(() => {
       const f = flags >>> 0;
       if (f & ~LEGAL_CHECK_FLAGS) return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
+      const parent = (f & OplockCheckFlagEx.OPLOCK_FLAG_PARENT_OBJECT) !== 0;
+      // "If specified, this flag must be combined with OPLOCK_FLAG_PARENT_OBJECT"
+      // (FsRtlCheckOplockEx page, OPLOCK_FLAG_REMOVING_FILE_OR_LINK).
+      if (f & OplockCheckFlagEx.OPLOCK_FLAG_REMOVING_FILE_OR_LINK && !parent) {
+        return COMPLETE(NtStatus.STATUS_INVALID_PARAMETER);
+      }
       if (f & OplockCheckFlag.OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK) {
         // Undo what an atomic create recorded for this file object (FltCheckOplockEx page).
         this.#atomic.delete(data.fileObject.id);
@@ -878,6 +1066,16 @@ export class Oplock {
       }
       // The key is read from the file object; nothing breaks (FltCheckOplockEx page).
       if (f & OplockCheckFlag.OPLOCK_FLAG_OPLOCK_KEY_CHECK_ONLY) return PROCEED();
+      if (parent) {
+        return this.#checkBreak(
+          data,
+          this.#parentBreakRequestOf(data),
+          f,
+          context,
+          waitComplete,
+          prePost,
+        );
+      }
       if (data.major === 'CLEANUP') return this.#cleanup(data);
       return this.#checkBreak(data, this.#breakRequestOf(data), f, context, waitComplete, prePost);
     });
@@ -909,62 +1107,131 @@ export class Oplock {
     switch (data.major) {
       case 'CREATE': {
         const reserve = (data.createOptions & CreateOption.FILE_RESERVE_OPFILTER) !== 0;
-        // NTFS: FILE_RESERVE_OPFILTER breaks every oplock to none, even from an attribute-only
-        // open (btrfs oplock.cpp "Try to open second handle with FILE_RESERVE_OPFILTER": R, RW,
-        // Level 2 are broken to none).
+        // FILE_RESERVE_OPFILTER breaks every oplock to none, even from an attribute-only open,
+        // and even when the create then fails with STATUS_OPLOCK_NOT_GRANTED (IRP_MJ_CREATE
+        // oplock-state page: "Specifying FILE_RESERVE_OPFILTER always results in an oplock
+        // break"; NTFS: btrfs oplock.cpp test_oplocks_rw "Try to open second handle with
+        // FILE_RESERVE_OPFILTER" then "Check oplock broken", NewOplockLevel 0). RH holders are
+        // broken to none without the create waiting (same page, Read-Handle row).
         if (reserve) {
-          return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterTolerates: false };
+          return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterBreaks: true };
         }
-        // An open for attributes (and SYNCHRONIZE) only never breaks ([MS-FSA] 2.1.4.12 OPEN).
-        if ((data.desiredAccess & ~ATTRIBUTE_ONLY_ACCESS) === 0) return NO_BREAK;
-        const filterTolerates =
-          (data.desiredAccess & ~FILTER_READER_ACCESS) === 0 &&
-          (data.shareAccess & FILE_SHARE_READ) !== 0 &&
-          data.disposition !== 0 &&
-          data.disposition !== 4 &&
-          data.disposition !== 5;
+        const overwrite =
+          data.disposition === FILE_SUPERSEDE ||
+          data.disposition === FILE_OVERWRITE ||
+          data.disposition === FILE_OVERWRITE_IF;
+        // The file system adds the access a destructive disposition needs before it checks the
+        // oplock (DELETE for FILE_SUPERSEDE; FILE_WRITE_DATA|FILE_WRITE_EA|FILE_WRITE_ATTRIBUTES
+        // for FILE_OVERWRITE(_IF): IFS "Checking for Other Special Cases on IRP_MJ_CREATE"), so
+        // such an open is never attribute-only. Windows: smb2.oplock.exclusive5, batch13 and
+        // batch16 (Samba source4/torture/smb2/oplock.c): an open for FILE_READ_ATTRIBUTES |
+        // FILE_WRITE_ATTRIBUTES | SYNCHRONIZE with OVERWRITE / OVERWRITE_IF breaks the oplock.
+        let access = data.desiredAccess >>> 0;
+        if (data.disposition === FILE_SUPERSEDE) access |= DELETE_ACCESS;
+        else if (overwrite) access |= OVERWRITE_ACCESS;
+        // An open for attributes (and SYNCHRONIZE) only never breaks ([MS-FSA] 2.1.4.12 OPEN;
+        // Windows: smb2.oplock.statopen1: READ_CONTROL, DELETE, WRITE_DAC ... do break).
+        if ((access & ~ATTRIBUTE_ONLY_ACCESS) === 0) return NO_BREAK;
+        // Filter: broken by a "writable" access (anything outside FILTER_READER_ACCESS) or an
+        // open without FILE_SHARE_READ (IRP_MJ_CREATE oplock-state page, Filter row); NTFS also
+        // breaks it for FILE_SUPERSEDE / FILE_OVERWRITE(_IF) read opens (btrfs oplock.cpp
+        // test_oplocks_filter "Open second handle (FILE_SUPERSEDE)").
+        const filterBreaks =
+          (access & ~FILTER_READER_ACCESS) !== 0 ||
+          (data.shareAccess & FILE_SHARE_READ) === 0 ||
+          overwrite;
         // FILE_SUPERSEDE, FILE_OVERWRITE, FILE_OVERWRITE_IF: break to none; else to Level 2.
-        if (data.disposition === 0 || data.disposition === 4 || data.disposition === 5) {
-          return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterTolerates };
+        if (overwrite) {
+          return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterBreaks };
         }
-        return { ...NO_BREAK, breakToTwo: true, cacheState: W, filterTolerates };
+        return { ...NO_BREAK, breakToTwo: true, cacheState: W, filterBreaks };
       }
       case 'READ':
       case 'FLUSH_BUFFERS':
+        // Filter, Level 2, R and RH are not broken by a read (IRP_MJ_READ oplock-state page).
         return { ...NO_BREAK, breakToTwo: true, cacheState: W };
       case 'WRITE':
+        return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterBreaks: true };
       case 'LOCK_CONTROL':
-        return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterTolerates: false };
+        // "Filter: The oplock is not broken" (IRP_MJ_LOCK_CONTROL oplock-state page); every
+        // other level as for a write. NTFS: btrfs oplock.cpp "Lock file" breaks Level 2 and R.
+        return { ...NO_BREAK, breakToNone: true, cacheState: R | W };
       case 'SET_INFORMATION':
         switch (data.fileInformationClass) {
           case FileInformationClass.FileEndOfFileInformation:
           case FileInformationClass.FileAllocationInformation:
           case FileInformationClass.FileValidDataLengthInformation:
-            // NTFS also breaks on valid data length (btrfs oplock.cpp "Set valid data length").
-            return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterTolerates: false };
+            // Valid data length as EOF/allocation: IRP_MJ_SET_INFORMATION oplock-state page;
+            // NTFS: btrfs oplock.cpp "Set valid data length" breaks Level 2 and R.
+            return { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterBreaks: true };
           case FileInformationClass.FileRenameInformation:
           case FileInformationClass.FileRenameInformationEx:
           case FileInformationClass.FileLinkInformation:
           case FileInformationClass.FileLinkInformationEx:
           case FileInformationClass.FileShortNameInformation:
-            return { ...NO_BREAK, cacheState: H, batchToNone: true };
+            // Batch and filter break to none, RH to R, RWH to RW; Level 1, Level 2, R, RW
+            // stay (IRP_MJ_SET_INFORMATION oplock-state page; [MS-FSA] 2.1.4.12).
+            return { ...NO_BREAK, cacheState: H, batchToNone: true, filterBreaks: true };
           case FileInformationClass.FileDispositionInformation:
           case FileInformationClass.FileDispositionInformationEx:
+            // Only RH (to R) and RWH (to RW) break; batch does not (IRP_MJ_SET_INFORMATION
+            // oplock-state page, FileDispositionInformation rows; [MS-FSA] 2.1.4.12).
             return data.deleteFile === true ? { ...NO_BREAK, cacheState: H } : NO_BREAK;
           default:
             return NO_BREAK;
         }
       case 'FILE_SYSTEM_CONTROL':
         return data.fsControlCode === FSCTL_SET_ZERO_DATA
-          ? { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterTolerates: false }
+          ? { ...NO_BREAK, breakToNone: true, cacheState: R | W, filterBreaks: true }
           : NO_BREAK;
       default:
         return NO_BREAK;
     }
   }
 
+  /**
+   * [MS-FSA] 2.1.4.12 with Flags PARENT_OBJECT (the oplock is the parent directory's): "If
+   * Operation is OPEN, CLOSE, FLUSH_DATA, FS_CONTROL(set_encryption) or SET_INFORMATION(Basic,
+   * Allocation, EoF, Rename, Link, Shortname, VDL): Set BreakCacheLevel to
+   * (READ_CACHING|WRITE_CACHING)" - no BreakToTwo / BreakToNone. So R and RH on the directory go
+   * to none; an RH holder must acknowledge but the operation does not wait ("This oplock break
+   * does not require an acknowledgment before the changes in the directory may occur; it is
+   * advisory-only", FSCTL_REQUEST_OPLOCK page). NTFS: btrfs oplock.cpp oplockr4 / oplockrh4
+   * "Create file in directory" then "Check oplock broken", NewOplockLevel 0.
+   * OPLOCK_FLAG_REMOVING_FILE_OR_LINK is taken as the same break (unverified: [MS-FSA] as
+   * available does not describe it).
+   */
+  #parentBreakRequestOf(data: OplockOperation): BreakRequest {
+    const parentBreak: BreakRequest = { ...NO_BREAK, cacheState: R | W };
+    switch (data.major) {
+      case 'CREATE':
+      case 'CLEANUP':
+      case 'FLUSH_BUFFERS':
+        return parentBreak;
+      case 'FILE_SYSTEM_CONTROL':
+        return data.fsControlCode === FSCTL_SET_ENCRYPTION ? parentBreak : NO_BREAK;
+      case 'SET_INFORMATION':
+        switch (data.fileInformationClass) {
+          case FileInformationClass.FileBasicInformation:
+          case FileInformationClass.FileAllocationInformation:
+          case FileInformationClass.FileEndOfFileInformation:
+          case FileInformationClass.FileRenameInformation:
+          case FileInformationClass.FileRenameInformationEx:
+          case FileInformationClass.FileLinkInformation:
+          case FileInformationClass.FileLinkInformationEx:
+          case FileInformationClass.FileShortNameInformation:
+          case FileInformationClass.FileValidDataLengthInformation:
+            return parentBreak;
+          default:
+            return NO_BREAK;
+        }
+      default:
+        return NO_BREAK;
+    }
+  }
+
   /** Compute what the check would break, without changing anything. */
-  #plan(data: OplockOperation, req: BreakRequest, ignoreKeys: boolean): BreakPlan {
+  #plan(data: OplockOperation, req: BreakRequest, ignoreKeys: boolean, parent: boolean): BreakPlan {
     const plan: BreakPlan = {
       levelTwo: [],
       read: [],
@@ -974,16 +1241,19 @@ export class Oplock {
       needToWait: false,
     };
     const fo = data.fileObject;
-    const sameKey = (other: OplockFileObject) => !ignoreKeys && keysMatch(fo, other);
+    // With PARENT_OBJECT the operation's parent key is compared ([MS-FSA] 2.1.4.12.2).
+    const sameKey = (other: OplockFileObject) =>
+      !ignoreKeys && (parent ? parentKeysMatch(fo, other) : keysMatch(fo, other));
     const ex = this.#exclusive;
     if (ex !== undefined && !sameKey(ex.held.fo)) {
       if (isLegacy(ex.level)) {
         const filter = ex.level === 'FILTER';
-        const toNone = req.breakToNone || (req.batchToNone && ex.level === 'BATCH');
-        const toTwo =
-          req.breakToTwo && !(filter && (data.major !== 'CREATE' || req.filterTolerates));
+        const toNone = filter
+          ? req.filterBreaks
+          : req.breakToNone || (req.batchToNone && ex.level === 'BATCH');
+        const toTwo = !filter && req.breakToTwo;
         if (toNone || toTwo) {
-          const target: OplockLevel = toNone || filter ? 'NONE' : 'LEVEL2';
+          const target: OplockLevel = toNone ? 'NONE' : 'LEVEL2';
           const b = ex.breaking;
           if (b === undefined) {
             plan.exclusive = { kind: 'start', to: target, twoToNone: false };
@@ -1023,14 +1293,17 @@ export class Oplock {
         if (req.cacheState & H) plan.needToWait = true;
       }
       // RH holders are waited for only when H itself is being broken; a data operation that
-      // only invalidates R does not wait ([MS-FSA] 2.1.4.12).
+      // only invalidates R does not wait ([MS-FSA] 2.1.4.12: "If BreakCacheLevel contains
+      // HANDLE_CACHING: Set NeedToWait to TRUE"; IRP_MJ_CREATE / IRP_MJ_WRITE oplock-state
+      // pages, Read-Handle rows: "although acknowledgment of the break is required, the
+      // operation continues immediately"; Windows: smb2.lease.breaking4, an OVERWRITE open
+      // breaking an RH lease to none is not blocked).
       if (req.cacheState & H && plan.readHandleStart.length > 0) plan.needToWait = true;
     }
-    if (
-      this.#pendingFilter !== undefined &&
-      this.#pendingFilter.id !== fo.id &&
-      (req.breakToNone || (req.breakToTwo && !req.filterTolerates))
-    ) {
+    // The FILE_RESERVE_OPFILTER reservation (no oplock yet) goes with whatever would break a
+    // filter oplock. Unverified: no public test observes a reservation being dropped; the
+    // alternative is that it survives until its own handle requests or closes.
+    if (this.#pendingFilter !== undefined && this.#pendingFilter.id !== fo.id && req.filterBreaks) {
       plan.dropPendingFilter = true;
     }
     return plan;
@@ -1057,10 +1330,14 @@ export class Oplock {
     prePost: PrePostRoutine<unknown> | undefined,
   ): PreopResult {
     const ignoreKeys = (flags & OplockCheckFlag.OPLOCK_FLAG_IGNORE_OPLOCK_KEYS) !== 0;
-    const plan = this.#plan(data, req, ignoreKeys);
+    const parent = (flags & OplockCheckFlagEx.OPLOCK_FLAG_PARENT_OBJECT) !== 0;
+    const plan = this.#plan(data, req, ignoreKeys, parent);
     const isCreate = data.major === 'CREATE';
     // FILE_OPEN_REQUIRING_OPLOCK: never start a break, fail instead (FsRtlCheckOplock page).
+    // Not applied to a parent-directory check (unverified: the atomic create is about the
+    // oplock of the stream it opens).
     if (
+      !parent &&
       isCreate &&
       (data as CreateOperation).createOptions & CreateOption.FILE_OPEN_REQUIRING_OPLOCK &&
       !this.#planIsEmpty(plan)
@@ -1083,12 +1360,17 @@ export class Oplock {
       // The pre-post routine runs before the operation is queued (FltCheckOplockEx page).
       if (prePost !== undefined) this.#effects.push(() => prePost(data, context));
       const seq = ++this.#seq;
-      this.#waiters.set(seq, { seq, op: data, context, routine: waitComplete });
+      this.#waiters.set(seq, { seq, op: data, context, routine: waitComplete, ignoreKeys });
       return PENDING();
     }
     if (plan.needToWait) {
-      // FILE_COMPLETE_IF_OPLOCKED: proceed with STATUS_OPLOCK_BREAK_IN_PROGRESS; a batch or
-      // filter break underway is reported as FILE_OPBATCH_BREAK_UNDERWAY (NtCreateFile page).
+      // FILE_COMPLETE_IF_OPLOCKED: proceed with STATUS_OPLOCK_BREAK_IN_PROGRESS (NTFS: btrfs
+      // oplock.cpp "Try to open second handle (FILE_OPEN, FILE_COMPLETE_IF_OPLOCKED)" on Level 1,
+      // batch, RW, RWH). FILE_OPBATCH_BREAK_UNDERWAY in Information is a convenience for the
+      // caller: on Windows the file system, not the oplock package, records it before its
+      // FsRtlCheckOplock call so that a create that then fails with STATUS_SHARING_VIOLATION
+      // reports it (IFS "Breaking Oplocks"; cdfs create.c "We remember if a batch oplock break is
+      // underway for the case where the sharing check fails"). A successful create overwrites it.
       const level = this.#exclusive?.level;
       const info =
         isCreate && (level === 'BATCH' || level === 'FILTER')
@@ -1193,13 +1475,21 @@ export class Oplock {
       if (entry.ackOnClose !== undefined) this.#completeAck(entry.ackOnClose);
       releaseRh = true;
     }
-    if (releaseRh && this.#readHandleBreaking.size === 0)
-      this.#releaseWaiters('handle-closed', data);
+    // [MS-FSA] 2.1.4.12 CLOSE: after removing the handle's RHOpContexts, each waiter goes once
+    // the RHBreakQueue is empty or holds only its own oplock key.
+    if (releaseRh) this.#releaseRhWaiters('handle-closed', data);
     const ex = this.#exclusive;
     if (ex !== undefined && ex.held.fo.id === fo.id) {
       if (ex.breaking === undefined) {
+        // [MS-FSA] 2.1.4.12 CLOSE (quoted in illumos smb_oplock_break_CLOSE):
+        // OplockCompletionStatus is STATUS_OPLOCK_HANDLE_CLOSED if the state contains
+        // READ_CACHING, WRITE_CACHING or HANDLE_CACHING (RW, RWH), STATUS_SUCCESS otherwise
+        // (Level 1, batch; filter oplocks, not in [MS-FSA], taken as legacy), broken to none.
+        // Unverified on NTFS: btrfs oplock.cpp closes without checking the status.
         this.#completeHeld(ex.held, {
-          status: NtStatus.STATUS_OPLOCK_HANDLE_CLOSED,
+          status: isLegacy(ex.level)
+            ? NtStatus.STATUS_SUCCESS
+            : NtStatus.STATUS_OPLOCK_HANDLE_CLOSED,
           reason: 'handle-closed',
           toLevel: 'NONE',
           ackRequired: false,
@@ -1392,7 +1682,16 @@ export class Oplock {
       completion = { ...base, information: 0 };
     } else if (win7) {
       let outFlags = how.ackRequired ? RequestOplockOutputFlag.ACK_REQUIRED : 0;
-      if (how.modes !== undefined) outFlags |= RequestOplockOutputFlag.MODES_PROVIDED;
+      // MODES_PROVIDED: "This information may be provided on breaks where the
+      // OPLOCK_LEVEL_CACHE_HANDLE level is being lost ... The primary case where this flag will
+      // be set is if the break is a result of a create operation that needs the
+      // OPLOCK_LEVEL_CACHE_HANDLE oplock to be broken to avoid failing with
+      // ERROR_SHARING_VIOLATION" (REQUEST_OPLOCK_OUTPUT_BUFFER page, Remarks). So only when a
+      // create takes H away. Unverified: whether Windows also sets it when an overwrite or
+      // FILE_RESERVE_OPFILTER create takes H away ("not all breaks ... will have this flag").
+      const losesH = (cacheBits(fromLevel) & H) !== 0 && (cacheBits(how.toLevel) & H) === 0;
+      const modes = losesH ? how.modes : undefined;
+      if (modes !== undefined) outFlags |= RequestOplockOutputFlag.MODES_PROVIDED;
       completion = {
         ...base,
         information: REQUEST_OPLOCK_OUTPUT_BUFFER_SIZE,
@@ -1402,8 +1701,8 @@ export class Oplock {
           originalOplockLevel: cacheBits(fromLevel),
           newOplockLevel: cacheBits(how.toLevel),
           flags: outFlags,
-          accessMode: how.modes?.desiredAccess ?? 0,
-          shareMode: how.modes?.shareAccess ?? 0,
+          accessMode: modes?.desiredAccess ?? 0,
+          shareMode: modes?.shareAccess ?? 0,
         },
       };
     } else {
@@ -1442,6 +1741,35 @@ export class Oplock {
         ackRequired: false,
       }),
     );
+  }
+
+  /**
+   * [MS-FSA] 2.1.5.19 and 2.1.4.12 CLOSE, after an RHOpContext left the RHBreakQueue: "For each
+   * Open WaitingOpen on Oplock.WaitList: If (Oplock.RHBreakQueue is empty) or (all
+   * RHOpContext.Open.TargetOplockKey values on Oplock.RHBreakQueue are equal to
+   * WaitingOpen.TargetOplockKey): Indicate that the operation ... can continue". A waiter that
+   * checked with OPLOCK_FLAG_IGNORE_OPLOCK_KEYS waits for the queue to empty. Break-notify
+   * requests complete when no break at all is left.
+   */
+  #releaseRhWaiters(reason: ReleaseReason, releasedBy: OplockOperation | undefined): void {
+    const queue = [...this.#readHandleBreaking.values()];
+    const release: WaitRelease =
+      releasedBy === undefined
+        ? { status: NtStatus.STATUS_SUCCESS, reason }
+        : { status: NtStatus.STATUS_SUCCESS, reason, releasedBy };
+    for (const [seq, w] of [...this.#waiters]) {
+      const mayGo =
+        queue.length === 0 ||
+        (!w.ignoreKeys && queue.every((e) => keysMatch(w.op.fileObject, e.held.fo)));
+      if (!mayGo) continue;
+      this.#waiters.delete(seq);
+      this.#effects.push(() => w.routine(w.op, w.context, release));
+    }
+    if (queue.length === 0 && this.#exclusive?.breaking === undefined) {
+      const notifies = [...this.#breakNotify.values()];
+      this.#breakNotify.clear();
+      for (const op of notifies) this.#completeAck(op);
+    }
   }
 
   /**

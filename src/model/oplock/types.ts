@@ -83,7 +83,28 @@ export interface OplockFileObject {
   readonly isDirectory?: boolean;
   /** Opened with FILE_DELETE_ON_CLOSE (informational; the filter refuses H/batch/filter). */
   readonly deleteOnClose?: boolean;
+  /**
+   * The parent oplock key (a GUID string) the open supplied through the dual oplock key ECP
+   * (DUAL_OPLOCK_KEY_ECP_CONTEXT), if any. Read only by a check with OPLOCK_FLAG_PARENT_OBJECT on
+   * the parent directory's oplock ([MS-FSA] 2.1.4.12.2 with Flags PARENT_OBJECT: the operation's
+   * ParentOplockKey is compared with the holder's TargetOplockKey). Additive field.
+   */
+  readonly parentOplockKey?: string;
 }
+
+/**
+ * FsRtlCheckOplockEx flags beyond the four OplockCheckFlag values (ntifs.h; FsRtlCheckOplockEx
+ * page: "Supported starting with Windows 8"). FltCheckOplockEx hands its flags to
+ * FsRtlCheckOplockEx (FltCheckOplockEx page, Return value).
+ */
+export const OplockCheckFlagEx = {
+  /** The oplock is the parent directory's; the operation is on a child. */
+  OPLOCK_FLAG_PARENT_OBJECT: 0x10,
+  /** IRP_MJ_CLEANUP of a delete-on-close handle (semantics not modelled: refused). */
+  OPLOCK_FLAG_CLOSING_DELETE_ON_CLOSE: 0x20,
+  /** With PARENT_OBJECT: the operation removes a file or link from the directory. */
+  OPLOCK_FLAG_REMOVING_FILE_OR_LINK: 0x40,
+} as const;
 
 /** What every operation carries (the FLT_CALLBACK_DATA twin). */
 export interface OperationBase {
@@ -239,6 +260,17 @@ export interface PreopResult {
   readonly ioStatus: number;
   /** Data->IoStatus.Information. */
   readonly information: number;
+  /**
+   * The REQUEST_OPLOCK_OUTPUT_BUFFER the package wrote when it completed an FSCTL_REQUEST_OPLOCK
+   * acknowledgement at once with a break indication ([MS-FSA] 2.1.5.19: "the object store MUST
+   * indicate an oplock break ... BreakingOplockOpen = Open ... (Because BreakingOplockOpen is equal
+   * to the passed-in Open, the operation ends at this point.)"): STATUS_CANNOT_GRANT_REQUESTED_OPLOCK
+   * with the level still allowed, or STATUS_SUCCESS with a further break (RH acked while breaking
+   * to R or none: break to R, ack required; R acked while breaking to none: break to none).
+   * The caller copies it to the user's output buffer, as for a held request's completion.
+   * Absent for every other result (additive field).
+   */
+  readonly output?: RequestOplockOutput;
 }
 
 /** Why and by whom a waiting operation was released (the extra facts of the wait-complete). */

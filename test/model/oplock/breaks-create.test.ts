@@ -87,17 +87,70 @@ describe('a second open breaks the holder (btrfs oplock.cpp "Open second handle 
 });
 
 describe('opens that never break ([MS-FSA] 2.1.4.12 OPEN: attributes and SYNCHRONIZE only)', () => {
-  it.each(['LEVEL1', 'BATCH', 'RWH', 'R', 'LEVEL2'] as const)(
-    'an attribute-only open does not break %s, even with FILE_SUPERSEDE',
+  it.each(['LEVEL1', 'BATCH', 'RWH', 'R', 'LEVEL2', 'FILTER'] as const)(
+    'an attribute-only FILE_OPEN / FILE_OPEN_IF open does not break %s (smb2.oplock.exclusive4, batch8, batch9a)',
     (held) => {
       const h = new Harness();
       const holder = h.request(h.open(), held);
-      const open = h.create(h.open(), {
-        access: READ_ATTRIBUTES | 0x100000,
-        disposition: FILE_SUPERSEDE,
-      });
-      expect(open.result).toMatchObject({ preop: PROCEED, ioStatus: S.STATUS_SUCCESS });
+      for (const disposition of [FILE_OPEN, FILE_OPEN_IF]) {
+        const open = h.create(h.open(), {
+          access: READ_ATTRIBUTES | 0x100 | 0x100000,
+          disposition,
+        });
+        expect(open.result).toMatchObject({ preop: PROCEED, ioStatus: S.STATUS_SUCCESS });
+      }
       expect(h.completion(holder.op)).toBeUndefined();
+    },
+  );
+
+  // Samba smb2.oplock.statopen1 (Windows): a batch oplock is not broken by opens for
+  // FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES or SYNCHRONIZE alone, and is broken by every
+  // other right tried (READ_DATA, WRITE_DATA, READ_EA, WRITE_EA, EXECUTE, DELETE, READ_CONTROL,
+  // WRITE_DAC, WRITE_OWNER).
+  it.each([
+    [0x0001, true],
+    [0x0002, true],
+    [0x0008, true],
+    [0x0010, true],
+    [0x0020, true],
+    [0x0080, false],
+    [0x0100, false],
+    [0x00010000, true],
+    [0x00020000, true],
+    [0x00040000, true],
+    [0x00080000, true],
+    [0x00100000, false],
+  ] as const)(
+    'smb2.oplock.statopen1 (Windows): an open for access 0x%s breaks batch: %s',
+    (access, breaks) => {
+      const h = new Harness();
+      const holder = h.legacy(h.open(), 'BATCH');
+      h.create(h.open(), { access });
+      expect(h.completion(holder.op) !== undefined).toBe(breaks);
+    },
+  );
+
+  // The file system adds DELETE (FILE_SUPERSEDE) or FILE_WRITE_DATA|FILE_WRITE_EA|
+  // FILE_WRITE_ATTRIBUTES (FILE_OVERWRITE(_IF)) before it checks the oplock (IFS "Checking for
+  // Other Special Cases on IRP_MJ_CREATE"), so such an open is never attribute-only. Windows:
+  // smb2.oplock.exclusive5 (Level 1, OVERWRITE_IF), batch13 (OVERWRITE), batch16 (OVERWRITE_IF):
+  // "second open with attributes only and NTCREATEX_DISP_OVERWRITE... disposition causes oplock
+  // break".
+  it.each([
+    ['LEVEL1', FILE_OVERWRITE_IF],
+    ['BATCH', FILE_OVERWRITE],
+    ['BATCH', FILE_OVERWRITE_IF],
+    ['BATCH', FILE_SUPERSEDE],
+    ['RWH', FILE_OVERWRITE_IF],
+    ['LEVEL2', FILE_OVERWRITE],
+    ['R', FILE_SUPERSEDE],
+  ] as const)(
+    'smb2.oplock.exclusive5/batch13/batch16 (Windows): an attribute-only open with a destructive disposition breaks %s to none (disposition %i)',
+    (held, disposition) => {
+      const h = new Harness();
+      const holder = h.request(h.open(), held);
+      h.create(h.open(), { access: READ_ATTRIBUTES | 0x100 | 0x100000, disposition });
+      expect(h.completion(holder.op)).toMatchObject({ reason: 'break', toLevel: 'NONE' });
     },
   );
 
@@ -107,6 +160,45 @@ describe('opens that never break ([MS-FSA] 2.1.4.12 OPEN: attributes and SYNCHRO
     const holder = h.legacy(fo, 'BATCH');
     expect(h.create(fo, { disposition: FILE_OVERWRITE }).result.preop).toBe(PROCEED);
     expect(h.completion(holder.op)).toBeUndefined();
+  });
+});
+
+// Samba smb2.lease.breaking4 (Windows): an RH lease broken to none by an OVERWRITE open: "a
+// conflicting open is *not* blocked until we ack the lease break, even if the lease is in
+// breaking state"; the second OVERWRITE open sends no new break (IRP_MJ_CREATE oplock-state page,
+// Read-Handle row: "If the oplock broke for any other reason, although acknowledgment of the
+// break is required, the operation continues immediately").
+describe('smb2.lease.breaking4 (Windows): RH broken to none by an overwrite', () => {
+  it('neither the first nor a second OVERWRITE open waits; the holder is told once; its ack to 0 ends the break', () => {
+    const h = new Harness();
+    const a = h.open();
+    const r = h.win7(a, 'RH');
+    const first = h.create(h.open(), { disposition: FILE_OVERWRITE });
+    expect(first.result.preop).toBe(PROCEED);
+    expect(h.completion(r.op)).toMatchObject({ toLevel: 'NONE', ackRequired: true });
+    const second = h.create(h.open(), { disposition: FILE_OVERWRITE });
+    expect(second.result.preop).toBe(PROCEED);
+    expect(h.completions(r.op)).toHaveLength(1);
+    expect(h.ackWin7(a, 0).result.ioStatus).toBe(S.STATUS_SUCCESS);
+    expect(h.oplock.isEmpty()).toBe(true);
+  });
+});
+
+// Samba smb2.lease.breaking1/breaking2 (Windows): an RWH lease broken by a plain open (to RH) or
+// an OVERWRITE open (to none); "a conflicting open is blocked until we ack the lease break".
+describe('smb2.lease.breaking1/2 (Windows): RWH breaks, the open waits for the ack', () => {
+  it.each([
+    [FILE_OPEN, 'RH'],
+    [FILE_OVERWRITE, 'NONE'],
+  ] as const)('disposition %i: RWH -> %s, the open waits until the ack', (disposition, to) => {
+    const h = new Harness();
+    const a = h.open();
+    const r = h.win7(a, 'RWH');
+    const open = h.create(h.open(), { access: 0x1f01ff, disposition });
+    expect(open.result.preop).toBe(PENDING);
+    expect(h.completion(r.op)).toMatchObject({ toLevel: to, ackRequired: true });
+    const ack = h.ackWin7(a, to === 'RH' ? 'RH' : 0);
+    expect(h.released(open.op)).toMatchObject({ reason: 'acknowledged', releasedBy: ack.op });
   });
 });
 
@@ -324,7 +416,11 @@ describe('FILE_OPEN_REQUIRING_OPLOCK (atomic oplocks)', () => {
 });
 
 describe('REQUEST_OPLOCK_OUTPUT_BUFFER of a break caused by a create', () => {
-  it("REQUEST_OPLOCK_OUTPUT_BUFFER page: ACK_REQUIRED and MODES_PROVIDED with the opener's access and share", () => {
+  // REQUEST_OPLOCK_OUTPUT_BUFFER page, Remarks: MODES_PROVIDED "may be provided on breaks where
+  // the OPLOCK_LEVEL_CACHE_HANDLE level is being lost ... The primary case where this flag will
+  // be set is if the break is a result of a create operation that needs the
+  // OPLOCK_LEVEL_CACHE_HANDLE oplock to be broken to avoid failing with ERROR_SHARING_VIOLATION".
+  it('REQUEST_OPLOCK_OUTPUT_BUFFER page: a create that keeps H (RWH -> RH) gives ACK_REQUIRED only, no modes', () => {
     const h = new Harness();
     const r = h.win7(h.open(), 'RWH');
     h.create(h.open(), { access: READ_DATA, share: 0x3 });
@@ -333,11 +429,34 @@ describe('REQUEST_OPLOCK_OUTPUT_BUFFER of a break caused by a create', () => {
       structureLength: 24,
       originalOplockLevel: 7,
       newOplockLevel: 3,
-      flags: 0x3,
-      accessMode: READ_DATA,
-      shareMode: 0x3,
+      flags: 0x1,
+      accessMode: 0,
+      shareMode: 0,
     });
     expect(h.completion(r.op)?.information).toBe(24);
+  });
+
+  it.each(['RH', 'RWH'] as const)(
+    "REQUEST_OPLOCK_OUTPUT_BUFFER page: the sharing-violation break of %s (H lost) carries MODES_PROVIDED with the opener's access and share",
+    (held) => {
+      const h = new Harness();
+      const r = h.win7(h.open(), held);
+      h.breakH(h.open(), { access: READ_DATA | WRITE_DATA, share: 0x1 });
+      expect(h.completion(r.op)?.output).toMatchObject({
+        originalOplockLevel: held === 'RH' ? 3 : 7,
+        newOplockLevel: held === 'RH' ? 1 : 5,
+        flags: 0x3,
+        accessMode: READ_DATA | WRITE_DATA,
+        shareMode: 0x1,
+      });
+    },
+  );
+
+  it('a create that breaks R or RW (no H involved) gives no MODES_PROVIDED', () => {
+    const h = new Harness();
+    const r = h.win7(h.open(), 'RW');
+    h.create(h.open(), { access: READ_DATA, share: 0x3 });
+    expect(h.completion(r.op)?.output).toMatchObject({ flags: 0x1, accessMode: 0, shareMode: 0 });
   });
 
   it('the output of a break caused by a write has no MODES_PROVIDED', () => {
@@ -359,8 +478,63 @@ describe('REQUEST_OPLOCK_OUTPUT_BUFFER of a break caused by a create', () => {
     expect(h.completion(b.op)).toBeUndefined();
   });
 
-  it('an unknown FltCheckOplockEx flag -> STATUS_INVALID_PARAMETER', () => {
+  it('an unknown FltCheckOplockEx flag, or CLOSING_DELETE_ON_CLOSE (not modelled) -> STATUS_INVALID_PARAMETER', () => {
     const h = new Harness();
-    expect(h.create(h.open(), {}, 0x10).result.ioStatus).toBe(S.STATUS_INVALID_PARAMETER);
+    expect(h.create(h.open(), {}, 0x80).result.ioStatus).toBe(S.STATUS_INVALID_PARAMETER);
+    expect(h.create(h.open(), {}, 0x20).result.ioStatus).toBe(S.STATUS_INVALID_PARAMETER);
+  });
+
+  it('FsRtlCheckOplockEx page: OPLOCK_FLAG_REMOVING_FILE_OR_LINK "must be combined with OPLOCK_FLAG_PARENT_OBJECT"', () => {
+    const h = new Harness();
+    expect(h.create(h.open(), {}, 0x40).result.ioStatus).toBe(S.STATUS_INVALID_PARAMETER);
+  });
+});
+
+/**
+ * OPLOCK_FLAG_PARENT_OBJECT (FsRtlCheckOplockEx page, Windows 8+): the oplock checked is the
+ * parent directory's. [MS-FSA] 2.1.4.12 PARENT_OBJECT: BreakCacheLevel = (READ_CACHING|
+ * WRITE_CACHING) for OPEN, CLOSE, FLUSH_DATA, set_encryption and SET_INFORMATION(Basic,
+ * Allocation, EoF, Rename, Link, Shortname, VDL); keys compared as the child's ParentOplockKey
+ * against the holder's TargetOplockKey (2.1.4.12.2).
+ */
+describe('directory oplocks broken through a child (OPLOCK_FLAG_PARENT_OBJECT)', () => {
+  it.each(['R', 'RH'] as const)(
+    'btrfs oplock.cpp oplockr4/oplockrh4 (NTFS) "Create file in directory": %s on the directory -> none; the create does not wait (FSCTL_REQUEST_OPLOCK page: advisory-only)',
+    (held) => {
+      const h = new Harness();
+      const dir = h.open({ directory: true });
+      const r = h.win7(dir, held);
+      expect(r.result.preop).toBe(PENDING);
+      const child = h.create(h.open(), { access: READ_DATA | WRITE_DATA, disposition: 2 }, 0x10);
+      expect(child.result.preop).toBe(PROCEED);
+      expect(h.completion(r.op)).toMatchObject({
+        reason: 'break',
+        toLevel: 'NONE',
+        ackRequired: held === 'RH',
+      });
+      expect(h.completion(r.op)?.output?.newOplockLevel).toBe(0);
+    },
+  );
+
+  it("a child opened with the directory holder's key as its parent key does not break it", () => {
+    const h = new Harness();
+    const r = h.win7(h.open({ directory: true, key: 'dirkey' }), 'RH');
+    const child = { ...h.open(), parentOplockKey: '{DIRKEY}' };
+    expect(h.create(child, {}, 0x10).result.preop).toBe(PROCEED);
+    expect(h.completion(r.op)).toBeUndefined();
+    h.create(h.open(), {}, 0x10);
+    expect(h.completion(r.op)?.toLevel).toBe('NONE');
+  });
+
+  it('reads and writes of a child do not break the parent; a child cleanup with PARENT_OBJECT does and is not a cleanup of the directory oplock', () => {
+    const h = new Harness();
+    const dir = h.open({ directory: true });
+    const r = h.win7(dir, 'R');
+    const child = h.open();
+    expect(h.read(child, 0x10).result.preop).toBe(PROCEED);
+    expect(h.write(child, 0x10).result.preop).toBe(PROCEED);
+    expect(h.completion(r.op)).toBeUndefined();
+    expect(h.check({ ...h.close(h.open()).op, fileObject: child }, 0x10).preop).toBe(PROCEED);
+    expect(h.completion(r.op)).toMatchObject({ reason: 'break', toLevel: 'NONE' });
   });
 });

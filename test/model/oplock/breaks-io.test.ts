@@ -25,6 +25,7 @@ const OPS: Record<string, Doer> = {
   'valid-data-length': (h, fo) => h.setInfo(fo, FIC.FileValidDataLengthInformation),
   rename: (h, fo) => h.setInfo(fo, FIC.FileRenameInformation),
   link: (h, fo) => h.setInfo(fo, FIC.FileLinkInformation),
+  shortname: (h, fo) => h.setInfo(fo, FIC.FileShortNameInformation),
   'delete-disposition': (h, fo) => h.setInfo(fo, FIC.FileDispositionInformation, true),
   'undelete-disposition': (h, fo) => h.setInfo(fo, FIC.FileDispositionInformation, false),
   basic: (h, fo) => h.setInfo(fo, FIC.FileBasicInformation),
@@ -97,6 +98,103 @@ describe('operations through another handle ([MS-FSA] 2.1.4.12; btrfs oplock.cpp
       expect(c).toMatchObject({ status: S.STATUS_SUCCESS, reason: 'break', toLevel: to });
       expect(c?.cause).toEqual({ operation: sent.op, waits });
     }
+  });
+});
+
+/**
+ * Rows the IFS oplock-state pages give (windows-driver-docs-pr/ifs/irp-mj-write2.md,
+ * irp-mj-lock-control2.md, irp-mj-set-information2.md, irp-mj-file-system-control2.md,
+ * irp-mj-read2.md): filter oplocks, which [MS-FSA] does not cover, and the rows that say which
+ * operation waits. [holder, op, new level or undefined, op waits].
+ */
+const IFS_PAGES: ReadonlyArray<[OplockLevel, string, OplockLevel | undefined, boolean, string]> = [
+  ['FILTER', 'lock', undefined, false, 'IRP_MJ_LOCK_CONTROL: "Filter: The oplock is not broken"'],
+  ['FILTER', 'unlock', undefined, false, 'IRP_MJ_LOCK_CONTROL: "Filter: The oplock is not broken"'],
+  ['FILTER', 'rename', 'NONE', true, 'IRP_MJ_SET_INFORMATION: rename, Batch/Filter -> None'],
+  ['FILTER', 'link', 'NONE', true, 'IRP_MJ_SET_INFORMATION: link, Batch/Filter -> None'],
+  ['FILTER', 'shortname', 'NONE', true, 'IRP_MJ_SET_INFORMATION: short name, Batch/Filter -> None'],
+  ['BATCH', 'shortname', 'NONE', true, 'IRP_MJ_SET_INFORMATION: short name, Batch/Filter -> None'],
+  ['FILTER', 'end-of-file', 'NONE', true, 'IRP_MJ_SET_INFORMATION: EOF, Filter -> None'],
+  ['FILTER', 'allocation', 'NONE', true, 'IRP_MJ_SET_INFORMATION: allocation, Filter -> None'],
+  ['FILTER', 'valid-data-length', 'NONE', true, 'IRP_MJ_SET_INFORMATION: VDL, Filter -> None'],
+  ['FILTER', 'zero-data', 'NONE', true, 'IRP_MJ_FILE_SYSTEM_CONTROL: FSCTL_SET_ZERO_DATA'],
+  ['FILTER', 'flush', undefined, false, 'IRP_MJ_READ: Filter not broken (flush as read, [MS-FSA])'],
+  ['FILTER', 'delete-disposition', undefined, false, 'disposition: only RH and RWH rows'],
+  ['BATCH', 'delete-disposition', undefined, false, 'disposition: only RH and RWH rows'],
+  ['LEVEL1', 'delete-disposition', undefined, false, 'disposition: only RH and RWH rows'],
+  ['RW', 'delete-disposition', undefined, false, 'disposition: only RH and RWH rows'],
+  [
+    'LEVEL1',
+    'link',
+    undefined,
+    false,
+    'rename/link: "Level 1, Level 2, Read, Read-Write: not broken"',
+  ],
+  [
+    'RW',
+    'shortname',
+    undefined,
+    false,
+    'rename/link: "Level 1, Level 2, Read, Read-Write: not broken"',
+  ],
+  ['RH', 'shortname', 'R', true, 'rename/link: Read-Handle -> Read, ack before the operation'],
+  [
+    'RH',
+    'end-of-file',
+    'NONE',
+    false,
+    'EOF: Read-Handle, ack required but the operation continues',
+  ],
+  ['RH', 'zero-data', 'NONE', false, 'SET_ZERO_DATA: Read-Handle continues immediately'],
+  [
+    'RH',
+    'unlock',
+    'NONE',
+    false,
+    'LOCK_CONTROL: "For the Handle request ... continues immediately"',
+  ],
+  ['RWH', 'lock', 'NONE', true, 'LOCK_CONTROL: Read-Write-Handle -> None, ack first'],
+  ['RWH', 'zero-data', 'NONE', true, 'SET_ZERO_DATA: Read-Write-Handle -> None, ack first'],
+  ['RW', 'valid-data-length', 'NONE', true, 'VDL: Read-Write -> None, ack first'],
+];
+
+describe('IFS "Checking the Oplock State of an IRP_MJ_xxx operation" pages', () => {
+  it.each(IFS_PAGES)(
+    '%s held, %s from another handle -> %s (waits %s): %s',
+    (held, name, to, waits) => {
+      const h = new Harness();
+      const holder = h.request(h.open(), held);
+      const doer = OPS[name];
+      if (doer === undefined) throw new Error(name);
+      const sent = doer(h, h.open());
+      expect(sent.result.preop).toBe(waits ? PENDING : PROCEED);
+      const c = h.completion(holder.op);
+      if (to === undefined) expect(c).toBeUndefined();
+      else expect(c).toMatchObject({ reason: 'break', toLevel: to });
+    },
+  );
+
+  // Samba smb2.oplock.brl1 (Windows): "a self BRL acquisition should break to none" - a Level 2
+  // oplock (from a batch broken by a second open) is broken by a lock on its own handle.
+  it('smb2.oplock.brl1 (Windows): a Level 2 is broken to none by a byte-range lock on its own handle', () => {
+    const h = new Harness();
+    const fo = h.open();
+    const l2 = h.legacy(fo, 'LEVEL2');
+    expect(h.lock(fo).result.preop).toBe(PROCEED);
+    expect(h.completion(l2.op)).toMatchObject({ toLevel: 'NONE', information: 8 });
+  });
+
+  // Samba smb2.lease.multibreak (Windows): an R lease and a Level 2 oplock coexist; an
+  // OVERWRITE_IF open breaks both to none, without waiting.
+  it('smb2.lease.multibreak (Windows): R and Level 2 coexist; an OVERWRITE_IF open breaks both to none and does not wait', () => {
+    const h = new Harness();
+    const r = h.win7(h.open(), 'R');
+    const l2 = h.legacy(h.open(), 'LEVEL2');
+    expect(l2.result.preop).toBe(PENDING);
+    const open = h.create(h.open(), { disposition: 5 });
+    expect(open.result.preop).toBe(PROCEED);
+    expect(h.completion(r.op)).toMatchObject({ toLevel: 'NONE', ackRequired: false });
+    expect(h.completion(l2.op)).toMatchObject({ toLevel: 'NONE', ackRequired: false });
   });
 });
 

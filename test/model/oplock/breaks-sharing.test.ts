@@ -59,6 +59,43 @@ describe('FltOplockBreakH', () => {
     expect(snapshot(h.oplock).read).toHaveLength(1);
   });
 
+  // [MS-FSA] 2.1.5.19: after an RHOpContext leaves the RHBreakQueue, "For each Open WaitingOpen
+  // on Oplock.WaitList: If (Oplock.RHBreakQueue is empty) or (all RHOpContext.Open.TargetOplockKey
+  // values on Oplock.RHBreakQueue are equal to WaitingOpen.TargetOplockKey)", the waiter goes.
+  it('[MS-FSA] 2.1.5.19: a waiter goes as soon as the breaks left are all of its own key', () => {
+    const h = new Harness();
+    const a = h.open();
+    const k = h.open({ key: 'k' });
+    h.win7(a, 'RH');
+    h.win7(k, 'RH');
+    const open = h.breakH(h.open({ key: 'j' }));
+    expect(open.result.preop).toBe(PENDING);
+    expect(snapshot(h.oplock).readHandleBreaking).toHaveLength(2);
+    // A second sharing violation, from key k: of the two breaking RH oplocks only a's has
+    // another key, so this create waits for a alone.
+    const sameKey = h.breakH(h.open({ key: 'k' }));
+    expect(sameKey.result.preop).toBe(PENDING);
+    const ack = h.ackWin7(a, 0);
+    expect(h.released(sameKey.op)).toMatchObject({ reason: 'acknowledged', releasedBy: ack.op });
+    expect(h.released(open.op)).toBeUndefined();
+    const last = h.close(k);
+    expect(h.released(open.op)).toMatchObject({ reason: 'handle-closed', releasedBy: last.op });
+  });
+
+  it('a waiter that checked with IGNORE_OPLOCK_KEYS waits for the RHBreakQueue to empty', () => {
+    const h = new Harness();
+    const a = h.open();
+    const k = h.open({ key: 'k' });
+    h.win7(a, 'RH');
+    h.win7(k, 'RH');
+    const w = h.breakH(h.open({ key: 'k' }), {}, 0x8);
+    expect(w.result.preop).toBe(PENDING);
+    h.ackWin7(a, 0);
+    expect(h.released(w.op)).toBeUndefined();
+    h.ackWin7(k, 0);
+    expect(h.released(w.op)?.reason).toBe('acknowledged');
+  });
+
   it("RH holders with the opener's key are not broken; IGNORE_OPLOCK_KEYS breaks them anyway", () => {
     const h = new Harness();
     const r = h.win7(h.open({ key: 'k' }), 'RH');

@@ -1,7 +1,9 @@
 /**
- * Cleanup of a handle and cancellation. Sources: [MS-FSA] 2.1.4.12 CLOSE case (Level 2 completes
- * with STATUS_SUCCESS; R, RH and the exclusive holder with STATUS_OPLOCK_HANDLE_CLOSED; waiters
- * released), FSCTL_REQUEST_OPLOCK page (STATUS_OPLOCK_HANDLE_CLOSED), fastfat cleanup.c ("cleanup
+ * Cleanup of a handle and cancellation. Sources: [MS-FSA] 2.1.4.12 CLOSE case, quoted in illumos
+ * smb_cmn_oplock.c smb_oplock_break_CLOSE (Level 2 completes with STATUS_SUCCESS; R and RH with
+ * STATUS_OPLOCK_HANDLE_CLOSED; the exclusive holder with STATUS_OPLOCK_HANDLE_CLOSED "if
+ * Oplock.State contains any of READ_CACHING, WRITE_CACHING, or HANDLE_CACHING", STATUS_SUCCESS
+ * otherwise, i.e. for Level 1 and batch; waiters released), FSCTL_REQUEST_OPLOCK page (STATUS_OPLOCK_HANDLE_CLOSED), fastfat cleanup.c ("cleanup
  * can always proceed"), IRP cancellation (STATUS_CANCELLED; FsRtl wait routine called with it).
  */
 import { describe, expect, it } from 'vitest';
@@ -11,9 +13,9 @@ import { Harness, PENDING, PROCEED, S } from './harness.js';
 describe('cleanup', () => {
   it.each([
     ['LEVEL2', S.STATUS_SUCCESS, 8],
-    ['LEVEL1', S.STATUS_OPLOCK_HANDLE_CLOSED, 8],
-    ['BATCH', S.STATUS_OPLOCK_HANDLE_CLOSED, 8],
-    ['FILTER', S.STATUS_OPLOCK_HANDLE_CLOSED, 8],
+    ['LEVEL1', S.STATUS_SUCCESS, 8],
+    ['BATCH', S.STATUS_SUCCESS, 8],
+    ['FILTER', S.STATUS_SUCCESS, 8],
     ['R', S.STATUS_OPLOCK_HANDLE_CLOSED, 24],
     ['RH', S.STATUS_OPLOCK_HANDLE_CLOSED, 24],
     ['RW', S.STATUS_OPLOCK_HANDLE_CLOSED, 24],

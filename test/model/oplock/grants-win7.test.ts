@@ -176,7 +176,7 @@ describe('upgrades and re-requests under one oplock key', () => {
     ['R', 'R'],
   ];
   it.each(SAME_HANDLE)(
-    'btrfs oplock.cpp (NTFS) "Check first oplock broken": %s then %s on the same handle: granted; the first completes with NewOplockLevel = the new level',
+    'btrfs oplock.cpp (NTFS) "Check first oplock broken": %s then %s on the same handle: granted; the first completes with NewOplockLevel = the new level and STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE ("Granting Oplocks"; [MS-FSA] 2.1.5.18.1/.2)',
     (first, second) => {
       const h = new Harness();
       const fo = h.open();
@@ -184,7 +184,12 @@ describe('upgrades and re-requests under one oplock key', () => {
       const b = h.win7(fo, second);
       expect(b.result.preop).toBe(PENDING);
       const c = h.completion(a.op);
-      expect(c?.status).toBe(S.STATUS_SUCCESS);
+      // btrfs oplock.cpp does not check the status; IFS "Granting Oplocks" (Read row: "If a
+      // Read oplock is requested on a handle that already has a Read oplock granted to it, the
+      // first Read oplock's IRP is completed with STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE") and
+      // [MS-FSA] 2.1.5.18.1/.2 give it for every same-key switch, same handle included.
+      expect(c?.status).toBe(S.STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE);
+      expect(c?.reason).toBe('switched');
       expect(c?.output?.newOplockLevel).toBe(
         { R: 1, RH: 3, RW: 5, RWH: 7 }[second as 'R' | 'RH' | 'RW' | 'RWH'],
       );
