@@ -1,0 +1,190 @@
+/*++
+
+Copyright (c) fltbridge contributors. MIT licence.
+
+Module Name:
+
+    cleanup.c
+
+Abstract:
+
+    IRP_MJ_CLEANUP: the last user handle of a file object was closed.
+
+    Managed stream (docs/events.md, "cleanup"): FltCheckOplockEx without
+    wait routines (cleanup never waits; it ends the handle's own held
+    oplock request and releases operations waiting on it), then
+    FsRtlFastUnlockAll for the handle's byte-range locks (UNLOCKED per
+    range, waiters granted, UNLOCK_ALL with CLEANUP when anything was
+    released), then the handle stops counting for share access. Cleanup
+    never fails. The CLEANUP record is emitted at post-cleanup.
+
+    Observe root: CLEANUP at post-cleanup.
+
+    Twin: src/model/filter/cleanup.ts.
+
+Environment:
+
+    Kernel mode, PASSIVE_LEVEL.
+
+--*/
+
+#include "driver.h"
+
+/*++
+
+Routine Description:
+
+    Pre-cleanup.
+
+Arguments:
+
+    Data, FltObjects - the cleanup.
+
+    CompletionContext - receives the FB_OPERATION (managed) or the
+    FB_OBSERVE_OP (observed).
+
+Return Value:
+
+    FLT_PREOP_SUCCESS_WITH_CALLBACK, or FLT_PREOP_SUCCESS_NO_CALLBACK when
+    the file object is not ours.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+FLT_PREOP_CALLBACK_STATUS
+FLTAPI
+FbPreCleanup(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _Flt_CompletionContext_Outptr_ PVOID *CompletionContext
+    )
+{
+    PFB_OPERATION operation;
+    PFB_STREAM stream;
+    PFB_HANDLE handle;
+    FB_EVENT event;
+    ULONG released;
+
+    *CompletionContext = NULL;
+
+    if (!FbStreamGetForOperation(FltObjects, &stream, &handle)) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    if (!stream->Managed) {
+        PFB_OBSERVE_OP observe = FbObserveOpCreate(Data, stream, handle);
+        FbStreamCountOpen(stream, handle, FALSE);
+        FbStreamRelease(stream, handle);
+        if (observe == NULL) {
+            return FLT_PREOP_SUCCESS_NO_CALLBACK;
+        }
+        *CompletionContext = observe;
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+
+    operation = FbOperationCreate(Data, FltObjects, stream, handle);
+    FbStreamRelease(stream, handle);
+    if (operation == NULL) {
+
+        //
+        //  Cleanup cannot fail and the handle's locks must go: do the
+        //  essential part without our bookkeeping.
+        //
+
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    if ((operation->Handle->CreateOptions & FILE_DELETE_ON_CLOSE) != 0) {
+        operation->Handle->CleanupFlags |= FLTB_CLEANUP_DELETE_ON_CLOSE;
+    }
+
+    FltAcquireResourceShared(&operation->Stream->Resource);
+    (VOID)FbOplockCheck(operation, 0, FALSE);
+    released = FbFileLockUnlockAllAtCleanup(operation);
+    FltReleaseResource(&operation->Stream->Resource);
+
+    operation->Handle->LocksReleasedAtCleanup = released;
+
+    if (released != 0 && FbEventWanted(FLTB_EVENT_UNLOCK_ALL)) {
+        FbEventFromStream(&event, FLTB_EVENT_UNLOCK_ALL, STATUS_SUCCESS, operation->Stream,
+                          operation->FileObjectId, operation->OperationId,
+                          operation->ProcessId, operation->ThreadId);
+        event.Payload.UnlockAll.Count = released;
+        event.Payload.UnlockAll.UnlockFlags = FLTB_UNLOCK_ALL_CLEANUP;
+        FbEventPost(&event);
+    }
+
+    FbStreamCountOpen(operation->Stream, operation->Handle, FALSE);
+    operation->Handle->CleanedUp = TRUE;
+
+    *CompletionContext = operation;
+    return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+}
+
+/*++
+
+Routine Description:
+
+    Post-cleanup: emits CLEANUP; forgets held oplock requests of the
+    handle that no watch instance reported ending.
+
+IRQL:
+
+    <= APC_LEVEL (cleanup completes synchronously).
+
+--*/
+FLT_POSTOP_CALLBACK_STATUS
+FLTAPI
+FbPostCleanup(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _In_opt_ PVOID CompletionContext,
+    _In_ FLT_POST_OPERATION_FLAGS Flags
+    )
+{
+    FB_EVENT event;
+
+    UNREFERENCED_PARAMETER(FltObjects);
+
+    if (CompletionContext == NULL) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+
+    if (FB_CONTEXT_KIND(CompletionContext) == FB_KIND_OBSERVE) {
+
+        PFB_OBSERVE_OP observe = (PFB_OBSERVE_OP)CompletionContext;
+
+        if ((Flags & FLTFL_POST_OPERATION_DRAINING) == 0 && FbEventWanted(FLTB_EVENT_CLEANUP)) {
+            FbEventFromStream(&event, FLTB_EVENT_CLEANUP, Data->IoStatus.Status, observe->Stream,
+                              observe->Handle->FileObjectId, observe->OperationId,
+                              observe->ProcessId, observe->ThreadId);
+            event.Payload.Cleanup.OpenHandlesRemaining = (ULONG)((observe->Stream->OpenHandles > 0)
+                                                                 ? observe->Stream->OpenHandles : 0);
+            FbEventPost(&event);
+        }
+        FbObserveOpRelease(observe);
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+
+    {
+        PFB_OPERATION operation = (PFB_OPERATION)CompletionContext;
+
+        FbHoldsRelease(operation->Stream, operation->FileObjectId);
+
+        if ((Flags & FLTFL_POST_OPERATION_DRAINING) == 0 && FbEventWanted(FLTB_EVENT_CLEANUP)) {
+            FbEventFromStream(&event, FLTB_EVENT_CLEANUP, Data->IoStatus.Status, operation->Stream,
+                              operation->FileObjectId, operation->OperationId,
+                              operation->ProcessId, operation->ThreadId);
+            event.Payload.Cleanup.OpenHandlesRemaining = (ULONG)((operation->Stream->OpenHandles > 0)
+                                                                 ? operation->Stream->OpenHandles : 0);
+            event.Payload.Cleanup.LocksReleased = operation->Handle->LocksReleasedAtCleanup;
+            event.Payload.Cleanup.CleanupFlags = operation->Handle->CleanupFlags;
+            FbEventPost(&event);
+        }
+        FbOperationRelease(operation);
+    }
+
+    return FLT_POSTOP_FINISHED_PROCESSING;
+}

@@ -1,0 +1,560 @@
+/*++
+
+Copyright (c) fltbridge contributors. MIT licence.
+
+Module Name:
+
+    create.c
+
+Abstract:
+
+    IRP_MJ_CREATE.
+
+    Pre-create classifies the name against the policy. For a managed
+    stream (docs/events.md, "create"):
+
+      1. if the open will meet a sharing violation (predicted from the
+         handles this instance counted, with IoCheckShareAccess's rules)
+         while handle-caching oplocks are held, FltOplockBreakH breaks
+         them first ([MS-FSA] 2.1.5.1.2: the sharing-violation break);
+      2. FltCheckOplockEx checks the open against the oplock (with
+         OPLOCK_FLAG_COMPLETE_IF_OPLOCKED for FILE_COMPLETE_IF_OPLOCKED);
+         either call may pend the create until the break is acknowledged;
+      3. the create goes on to the file system.
+
+    Post-create attaches the stream and handle contexts, counts the handle,
+    handles FILE_OPEN_REQUIRING_OPLOCK atomically with FltOplockFsctrlEx
+    (backing the open out with FltCancelFileOpen and
+    OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK when no oplock can be granted), turns
+    success into STATUS_OPLOCK_BREAK_IN_PROGRESS when FILE_COMPLETE_IF_OPLOCKED
+    met a break, and emits CREATE.
+
+    Deviation from NTFS, documented in driver/README.md: NTFS decides the
+    sharing violation itself, after its own oplock checks; a filter can
+    only predict it from the handles it saw (opens from below the filter's
+    altitude, or from before the namespace was configured, are unknown to
+    it).
+
+    Twin: src/model/filter/create.ts.
+
+Environment:
+
+    Kernel mode, PASSIVE_LEVEL.
+
+--*/
+
+#include "driver.h"
+
+/*++
+
+Routine Description:
+
+    Emits the CREATE record of a create.
+
+Arguments:
+
+    Operation - the create.
+
+    Data - its callback data.
+
+    Status - the final status.
+
+    CreateFlags - FLTB_CREATE_* determined so far (WAITED / BREAK_IN_PROGRESS /
+    SHARING_BREAK are added from the operation's flags).
+
+    FileSize - end of file after the create.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbCreateEmit(
+    _In_ PFB_OPERATION Operation,
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ NTSTATUS Status,
+    _In_ ULONG CreateFlags,
+    _In_ ULONGLONG FileSize
+    )
+{
+    PFLT_PARAMETERS parameters = &Data->Iopb->Parameters;
+    PIO_SECURITY_CONTEXT security = parameters->Create.SecurityContext;
+    FB_EVENT event;
+
+    if (!FbEventWanted(FLTB_EVENT_CREATE)) {
+        return;
+    }
+
+    if ((Operation->Flags & FB_OP_WAITED) != 0) {
+        CreateFlags |= FLTB_CREATE_WAITED_FOR_BREAK;
+    }
+    if ((Operation->Flags & FB_OP_SHARING_BREAK) != 0) {
+        CreateFlags |= FLTB_CREATE_SHARING_BREAK;
+    }
+    if (Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
+        CreateFlags |= FLTB_CREATE_BREAK_IN_PROGRESS;
+    }
+
+    FbEventFromStream(&event, FLTB_EVENT_CREATE, Status, Operation->Stream, Operation->FileObjectId,
+                      Operation->OperationId, Operation->ProcessId, Operation->ThreadId);
+    event.Payload.Create.DesiredAccess = (security != NULL) ? security->DesiredAccess : 0;
+    event.Payload.Create.ShareAccess = parameters->Create.ShareAccess;
+    event.Payload.Create.CreateDisposition = (parameters->Create.Options >> 24) & 0xFFu;
+    event.Payload.Create.CreateOptions = parameters->Create.Options & 0x00FFFFFFu;
+    event.Payload.Create.Information = NT_SUCCESS(Status) ? (FLTB_U32)Data->IoStatus.Information : 0u;
+    event.Payload.Create.CreateFlags = CreateFlags;
+    event.Payload.Create.FileSize = FileSize;
+    FbEventPost(&event);
+}
+
+/*++
+
+Routine Description:
+
+    Step 2 of a managed pre-create (also run from the work item after a
+    FltOplockBreakH wait): FltCheckOplockEx.
+
+Arguments:
+
+    Operation - the create.
+
+Return Value:
+
+    FLT_PREOP_SUCCESS_WITH_CALLBACK, FLT_PREOP_COMPLETE or FLT_PREOP_PENDING.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+_IRQL_requires_(PASSIVE_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbCreateAfterBreakH(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    FLT_PREOP_CALLBACK_STATUS result;
+    ULONG flags = 0;
+
+    if ((Operation->Flags & FB_OP_COMPLETE_IF_OPLOCKED) != 0) {
+        flags |= OPLOCK_FLAG_COMPLETE_IF_OPLOCKED;
+    }
+
+    Operation->Stage = FbStageCreateCheck;
+
+    FltAcquireResourceShared(&stream->Resource);
+    result = FbOplockCheck(Operation, flags, TRUE);
+    FltReleaseResource(&stream->Resource);
+
+    if (result == FLT_PREOP_PENDING) {
+        return FLT_PREOP_PENDING;
+    }
+
+    return (result == FLT_PREOP_COMPLETE) ? FLT_PREOP_COMPLETE : FLT_PREOP_SUCCESS_WITH_CALLBACK;
+}
+
+/*++
+
+Routine Description:
+
+    Should this create be looked at at all? Paging files, volume opens,
+    rename-target opens and directory opens are not.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+static BOOLEAN
+FbCreateIgnored(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects
+    )
+{
+    PFLT_IO_PARAMETER_BLOCK iopb = Data->Iopb;
+    PFILE_OBJECT fileObject = FltObjects->FileObject;
+
+    if ((iopb->OperationFlags & (SL_OPEN_PAGING_FILE | SL_OPEN_TARGET_DIRECTORY)) != 0) {
+        return TRUE;
+    }
+
+    if ((iopb->Parameters.Create.Options & FILE_DIRECTORY_FILE) != 0) {
+        return TRUE;
+    }
+
+    if (fileObject == NULL ||
+        (fileObject->FileName.Length == 0 && fileObject->RelatedFileObject == NULL)) {
+        return TRUE;
+    }
+
+    return FALSE;
+}
+
+/*++
+
+Routine Description:
+
+    Pre-create. See the module header.
+
+Arguments:
+
+    Data, FltObjects - the create.
+
+    CompletionContext - receives the FB_OPERATION for the post-create.
+
+Return Value:
+
+    FLT_PREOP_SUCCESS_NO_CALLBACK (not ours), FLT_PREOP_SUCCESS_WITH_CALLBACK,
+    FLT_PREOP_PENDING (waiting for a break), FLT_PREOP_COMPLETE (refused by
+    the oplock package).
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+FLT_PREOP_CALLBACK_STATUS
+FLTAPI
+FbPreCreate(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _Flt_CompletionContext_Outptr_ PVOID *CompletionContext
+    )
+{
+    PFLT_FILE_NAME_INFORMATION nameInfo = NULL;
+    PFB_INSTANCE_CONTEXT instance;
+    PFB_OPERATION operation = NULL;
+    PFB_STREAM stream = NULL;
+    FLT_PREOP_CALLBACK_STATUS result;
+    PIO_SECURITY_CONTEXT security;
+    FB_CLASS klass;
+    USHORT managedCount;
+    USHORT observedCount;
+    NTSTATUS status;
+
+    *CompletionContext = NULL;
+
+    if (FbGlobals.Unloading != 0 || FbCreateIgnored(Data, FltObjects)) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    FbPolicyCounts(&managedCount, &observedCount);
+    if (managedCount == 0 && observedCount == 0) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    instance = FbGetInstanceContext(FltObjects->Instance);
+    if (instance == NULL) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    if (instance->Role != FbRoleOwner || instance->TearingDown) {
+        FltReleaseContext(instance);
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    status = FltGetFileNameInformation(Data, FLT_FILE_NAME_NORMALIZED | FLT_FILE_NAME_QUERY_DEFAULT, &nameInfo);
+    if (!NT_SUCCESS(status)) {
+        status = FltGetFileNameInformation(Data, FLT_FILE_NAME_OPENED | FLT_FILE_NAME_QUERY_DEFAULT, &nameInfo);
+    }
+    if (!NT_SUCCESS(status)) {
+        FltReleaseContext(instance);
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    klass = FbPolicyClassify(&nameInfo->Name);
+    if (klass != FbClassNone) {
+        status = FbStreamLookupForCreate(instance, &nameInfo->Name, (BOOLEAN)(klass == FbClassManaged), &stream);
+    }
+
+    FltReleaseFileNameInformation(nameInfo);
+    FltReleaseContext(instance);
+
+    if (klass == FbClassNone || !NT_SUCCESS(status)) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    operation = FbOperationCreate(Data, FltObjects, stream, NULL);
+    if (operation == NULL) {
+        if (stream->Managed) {
+            FbStreamCreateDone(stream, FALSE, TRUE);
+        }
+        FltReleaseContext(stream);
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+    FltReleaseContext(stream);                      /* the operation holds it now */
+    operation->FileObjectId = (ULONGLONG)InterlockedIncrement64(&FbGlobals.NextFileObjectId);
+
+    if (!operation->Stream->Managed) {
+        *CompletionContext = operation;
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+
+    if ((Data->Iopb->Parameters.Create.Options & FILE_COMPLETE_IF_OPLOCKED) != 0) {
+        operation->Flags |= FB_OP_COMPLETE_IF_OPLOCKED;
+    }
+
+    //
+    //  Step 1: the sharing-violation break of handle-caching oplocks.
+    //
+
+    security = Data->Iopb->Parameters.Create.SecurityContext;
+    result = FLT_PREOP_SUCCESS_WITH_CALLBACK;
+
+    FltAcquireResourceShared(&operation->Stream->Resource);
+    if (operation->Stream->OplockReady && security != NULL &&
+        FbStreamShareConflict(operation->Stream, security->DesiredAccess,
+                              Data->Iopb->Parameters.Create.ShareAccess) &&
+        FltCurrentOplockH(&operation->Stream->Oplock)) {
+
+        operation->Flags |= FB_OP_SHARING_BREAK;
+        operation->Stage = FbStageCreateBreakH;
+        result = FbOplockBreakH(operation,
+                                ((operation->Flags & FB_OP_COMPLETE_IF_OPLOCKED) != 0)
+                                    ? OPLOCK_FLAG_COMPLETE_IF_OPLOCKED : 0u);
+    }
+    FltReleaseResource(&operation->Stream->Resource);
+
+    //
+    //  Step 2: the oplock check proper.
+    //
+
+    if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
+        result = FbCreateAfterBreakH(operation);
+    }
+
+    switch (result) {
+    case FLT_PREOP_PENDING:
+        FbOperationRelease(operation);
+        return FLT_PREOP_PENDING;
+
+    case FLT_PREOP_COMPLETE:
+        FbStreamCreateDone(operation->Stream, FALSE, TRUE);
+        FbCreateEmit(operation, Data, Data->IoStatus.Status, 0, 0);
+        FbOperationRelease(operation);
+        return FLT_PREOP_COMPLETE;
+
+    default:
+        *CompletionContext = operation;
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+}
+
+/*++
+
+Routine Description:
+
+    FILE_OPEN_REQUIRING_OPLOCK: the oplock must be grantable as part of the
+    open, atomically (FltOplockFsctrlEx on the create under the resource
+    held exclusive). When it is not, the open is cancelled.
+
+Arguments:
+
+    Data, FltObjects - the successful create.
+
+    Operation - the create.
+
+    Stream - the stream the handle was attached to.
+
+    CreateFlags - receives FLTB_CREATE_ATOMIC_OPLOCK on success.
+
+Return Value:
+
+    STATUS_SUCCESS, or the status the open now fails with.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+static NTSTATUS
+FbCreateAtomicOplock(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _In_ PFB_OPERATION Operation,
+    _In_ PFB_STREAM Stream,
+    _Inout_ PULONG CreateFlags
+    )
+{
+    IO_STATUS_BLOCK saved = Data->IoStatus;
+    FLT_PREOP_CALLBACK_STATUS result;
+    NTSTATUS refused = STATUS_SUCCESS;
+    FB_EVENT event;
+    ULONG openCount;
+
+    FltAcquireResourceExclusive(&Stream->Resource);
+
+    openCount = (ULONG)((Stream->OpenHandles > 0) ? Stream->OpenHandles : 1);
+
+    FbEventFromStream(&event, FLTB_EVENT_OPLOCK_REQUEST, STATUS_PENDING, Stream, Operation->FileObjectId,
+                      Operation->OperationId, Operation->ProcessId, Operation->ThreadId);
+    event.Payload.OplockRequest.FsControlCode = 0;
+    event.Payload.OplockRequest.RequestedLevel = FLTB_OPLOCK_NONE;
+    event.Payload.OplockRequest.OpenCount = openCount;
+    FbEventPost(&event);
+
+    FbOperationEnterPackage(Operation);
+    result = FbOplockFsctrl(Stream, Data, openCount, 0);
+    FbOperationLeavePackage(Operation);
+
+    if (result == FLT_PREOP_COMPLETE && !NT_SUCCESS(Data->IoStatus.Status)) {
+        refused = Data->IoStatus.Status;
+        __try {
+            (VOID)FltCheckOplockEx(&Stream->Oplock, Data, OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK, NULL, NULL, NULL);
+        } __except (EXCEPTION_EXECUTE_HANDLER) {
+            NOTHING;
+        }
+    }
+
+    FltReleaseResource(&Stream->Resource);
+
+    if (refused != STATUS_SUCCESS) {
+        FbEventFromStream(&event, FLTB_EVENT_OPLOCK_COMPLETED, refused, Stream, Operation->FileObjectId,
+                          Operation->OperationId, Operation->ProcessId, Operation->ThreadId);
+        event.Payload.OplockCompleted.Reason = FLTB_OPLOCK_END_REFUSED;
+        FbEventPost(&event);
+
+        FltCancelFileOpen(FltObjects->Instance, FltObjects->FileObject);
+        Data->IoStatus.Status = refused;
+        Data->IoStatus.Information = 0;
+        return refused;
+    }
+
+    Data->IoStatus = saved;
+    *CreateFlags |= FLTB_CREATE_ATOMIC_OPLOCK;
+
+    FbEventFromStream(&event, FLTB_EVENT_OPLOCK_GRANTED, STATUS_SUCCESS, Stream, Operation->FileObjectId,
+                      Operation->OperationId, Operation->ProcessId, Operation->ThreadId);
+    FbEventPost(&event);
+    return STATUS_SUCCESS;
+}
+
+/*++
+
+Routine Description:
+
+    Post-create. See the module header.
+
+Arguments:
+
+    Data, FltObjects - the create.
+
+    CompletionContext - the FB_OPERATION from the pre-create (or the
+    wait-complete routine).
+
+    Flags - FLTFL_POST_OPERATION_DRAINING when the instance is going away.
+
+Return Value:
+
+    FLT_POSTOP_FINISHED_PROCESSING.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+FLT_POSTOP_CALLBACK_STATUS
+FLTAPI
+FbPostCreate(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _In_opt_ PVOID CompletionContext,
+    _In_ FLT_POST_OPERATION_FLAGS Flags
+    )
+{
+    PFB_OPERATION operation = (PFB_OPERATION)CompletionContext;
+    PFB_STREAM tableStream;
+    PFB_STREAM stream;
+    PFB_HANDLE handle = NULL;
+    FILE_STANDARD_INFORMATION standard;
+    NTSTATUS status = Data->IoStatus.Status;
+    BOOLEAN isDirectory = FALSE;
+    ULONG createFlags = 0;
+    ULONGLONG fileSize = 0;
+
+    if (operation == NULL) {
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+
+    tableStream = operation->Stream;
+
+    if ((Flags & FLTFL_POST_OPERATION_DRAINING) != 0 || !NT_SUCCESS(status) || status == STATUS_REPARSE ||
+        !NT_SUCCESS(FltIsDirectory(FltObjects->FileObject, FltObjects->Instance, &isDirectory)) ||
+        isDirectory) {
+
+        if (tableStream->Managed) {
+            FbStreamCreateDone(tableStream, FALSE, TRUE);
+        }
+        if (!isDirectory && (Flags & FLTFL_POST_OPERATION_DRAINING) == 0) {
+            FbCreateEmit(operation, Data, status, 0, 0);
+        }
+        FbOperationRelease(operation);
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+
+    //
+    //  Attach the stream context and the handle context.
+    //
+
+    FltReferenceContext(tableStream);
+    stream = FbStreamAttach(FltObjects, tableStream);
+
+    if (!NT_SUCCESS(FbHandleCreate(FltObjects, stream, operation, &handle))) {
+        if (tableStream->Managed) {
+            FbStreamCreateDone(tableStream, FALSE, TRUE);
+        }
+        FbCreateEmit(operation, Data, status, 0, 0);
+        FltReleaseContext(stream);
+        FbOperationRelease(operation);
+        return FLT_POSTOP_FINISHED_PROCESSING;
+    }
+
+    FbStreamCountOpen(stream, handle, TRUE);
+    if (stream == tableStream) {
+        FbStreamCreateDone(tableStream, TRUE, tableStream->Managed);
+    } else {
+        FbStreamCreateDone(stream, TRUE, FALSE);
+        if (tableStream->Managed) {
+            FbStreamCreateDone(tableStream, FALSE, TRUE);
+        }
+    }
+
+    if (stream->Managed &&
+        (Data->Iopb->Parameters.Create.Options & FILE_OPEN_REQUIRING_OPLOCK) != 0) {
+        status = FbCreateAtomicOplock(Data, FltObjects, operation, stream, &createFlags);
+        if (!NT_SUCCESS(status)) {
+            FbStreamCountOpen(stream, handle, FALSE);
+        }
+    }
+
+    if (NT_SUCCESS(status) &&
+        NT_SUCCESS(FltQueryInformationFile(FltObjects->Instance, FltObjects->FileObject, &standard,
+                                           sizeof(standard), FileStandardInformation, NULL))) {
+        fileSize = (ULONGLONG)standard.EndOfFile.QuadPart;
+    }
+
+    if (status == STATUS_SUCCESS && (operation->Flags & FB_OP_BREAK_IN_PROGRESS) != 0) {
+
+        //
+        //  FILE_COMPLETE_IF_OPLOCKED met an oplock that is being broken:
+        //  the open succeeds with STATUS_OPLOCK_BREAK_IN_PROGRESS, as a
+        //  file system that owns the oplock would report it.
+        //
+
+        Data->IoStatus.Status = STATUS_OPLOCK_BREAK_IN_PROGRESS;
+        status = STATUS_OPLOCK_BREAK_IN_PROGRESS;
+    }
+
+    FbCreateEmit(operation, Data, status, createFlags, fileSize);
+
+    FltReleaseContext(handle);
+    FltReleaseContext(stream);
+    FbOperationRelease(operation);
+    return FLT_POSTOP_FINISHED_PROCESSING;
+}

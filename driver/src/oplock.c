@@ -1,0 +1,869 @@
+/*++
+
+Copyright (c) fltbridge contributors. MIT licence.
+
+Module Name:
+
+    oplock.c
+
+Abstract:
+
+    The oplock side of managed streams: per-operation state (FB_OPERATION),
+    the SEH-guarded wrappers around the oplock package (FltCheckOplockEx,
+    FltOplockBreakH, FltOplockFsctrlEx), and the routines the package calls
+    back: the wait-complete routine (an operation that waited for a break
+    is released) and the pre-post routine (an operation is about to be
+    posted to another thread).
+
+    Rules followed (learn.microsoft.com: FltCheckOplockEx, FltOplockBreakH,
+    FltCompletePendedPreOperation, "Oplock synchronization in file systems
+    and filters"; shared/reference/driver-research.md 1.5):
+
+      - FLT_PREOP_PENDING from the package means the operation was posted:
+        the pre-operation returns PENDING and never touches the callback
+        data again; the wait-complete routine resumes it with
+        FltCompletePendedPreOperation (success: continue, failure: complete
+        with the status the package left in IoStatus);
+      - the wait-complete routine never calls the oplock package again
+        (deadlock); what remains of the operation (a second oplock check
+        for a create, the byte-range lock check of a read or write,
+        FltProcessFileLock) runs in a deferred I/O work item;
+      - the pre-post routine locks the user buffer of reads and writes
+        (FltLockUserBuffer) before the operation changes thread;
+      - every package call is guarded by SEH: a raised status completes
+        the operation with that status;
+      - an operation that may pend is on the instance's pended list from
+        just before the call until it is resumed, so teardown can wait for
+        it and GET_STATS can count it.
+
+    Twin: src/model/filter/oplock.ts (and src/model/oplock for the package).
+
+Environment:
+
+    Kernel mode.
+
+--*/
+
+#include "driver.h"
+
+static VOID FLTAPI FbOplockWaitComplete(_In_ PFLT_CALLBACK_DATA Data, _In_opt_ PVOID Context);
+static VOID FLTAPI FbOplockPrePost(_In_ PFLT_CALLBACK_DATA Data, _In_opt_ PVOID Context);
+static VOID FLTAPI FbContinueWorker(_In_ PFLT_DEFERRED_IO_WORKITEM WorkItem, _In_ PFLT_CALLBACK_DATA Data, _In_opt_ PVOID Context);
+
+/*++
+
+Routine Description:
+
+    Creates the state of one operation on a managed stream (and of creates
+    under observe roots). One reference, owned by the caller.
+
+Arguments:
+
+    Data - the operation.
+
+    FltObjects - its objects.
+
+    Stream - its stream (referenced here).
+
+    Handle - its handle context (referenced here), NULL for a create.
+
+Return Value:
+
+    The operation, or NULL (allocation failure).
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+PFB_OPERATION
+FbOperationCreate(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _In_ PFB_STREAM Stream,
+    _In_opt_ PFB_HANDLE Handle
+    )
+{
+    PFB_OPERATION operation;
+
+    operation = (PFB_OPERATION)FbAllocate(sizeof(FB_OPERATION), FB_TAG_OPERATION);
+    if (operation == NULL) {
+        return NULL;
+    }
+
+    operation->InstanceContext = FbGetInstanceContext(FltObjects->Instance);
+    if (operation->InstanceContext == NULL) {
+        FbFree(operation, FB_TAG_OPERATION);
+        return NULL;
+    }
+
+    if (Stream->Managed) {
+        operation->WorkItem = FltAllocateDeferredIoWorkItem();
+        if (operation->WorkItem == NULL) {
+            FltReleaseContext(operation->InstanceContext);
+            FbFree(operation, FB_TAG_OPERATION);
+            return NULL;
+        }
+    }
+
+    operation->Kind = FB_KIND_OPERATION;
+    operation->RefCount = 1;
+    InitializeListHead(&operation->PendedLink);
+    InitializeListHead(&operation->ActiveLink);
+    operation->Data = Data;
+    operation->Stream = Stream;
+    FltReferenceContext(Stream);
+    operation->Handle = Handle;
+    if (Handle != NULL) {
+        FltReferenceContext(Handle);
+        operation->FileObjectId = Handle->FileObjectId;
+    }
+    operation->OperationId = FbNewOperationId();
+    operation->Major = Data->Iopb->MajorFunction;
+    operation->Minor = Data->Iopb->MinorFunction;
+    FbRequestorIds(Data, &operation->ProcessId, &operation->ThreadId);
+    if (FLT_IS_FASTIO_OPERATION(Data)) {
+        operation->Flags |= FB_OP_FAST_IO;
+    }
+
+    return operation;
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationReference(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    InterlockedIncrement(&Operation->RefCount);
+}
+
+/*++
+
+Routine Description:
+
+    Drops a reference; the last one frees the operation and its references.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationRelease(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    if (InterlockedDecrement(&Operation->RefCount) != 0) {
+        return;
+    }
+
+    if (Operation->WorkItem != NULL) {
+        FltFreeDeferredIoWorkItem(Operation->WorkItem);
+    }
+    FbStreamRelease(Operation->Stream, Operation->Handle);
+    FltReleaseContext(Operation->InstanceContext);
+    FbFree(Operation, FB_TAG_OPERATION);
+}
+
+/*++
+
+Routine Description:
+
+    Marks the operation as being inside a package call on this thread, so
+    callbacks the package makes on the same thread (an oplock request that
+    breaks, a waiter that is released, a lock range that is freed) can name
+    it as the cause.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationEnterPackage(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&stream->Lock, &oldIrql);
+    if ((Operation->Flags & FB_OP_ACTIVE) == 0) {
+        Operation->ActiveThread = PsGetCurrentThread();
+        InsertTailList(&stream->ActiveOps, &Operation->ActiveLink);
+        Operation->Flags |= FB_OP_ACTIVE;
+    }
+    KeReleaseSpinLock(&stream->Lock, oldIrql);
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationLeavePackage(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&stream->Lock, &oldIrql);
+    if ((Operation->Flags & FB_OP_ACTIVE) != 0) {
+        RemoveEntryList(&Operation->ActiveLink);
+        InitializeListHead(&Operation->ActiveLink);
+        Operation->Flags &= ~FB_OP_ACTIVE;
+        Operation->ActiveThread = NULL;
+    }
+    KeReleaseSpinLock(&stream->Lock, oldIrql);
+}
+
+/*++
+
+Routine Description:
+
+    The operation of this stream that the current thread is running a
+    package call for, if any. The result is valid while the caller runs
+    inside that call (it is the caller's own frame further up the stack).
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+PFB_OPERATION
+FbStreamActiveOperation(
+    _In_ PFB_STREAM Stream
+    )
+{
+    PFB_OPERATION found = NULL;
+    PETHREAD thread = PsGetCurrentThread();
+    PLIST_ENTRY entry;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&Stream->Lock, &oldIrql);
+    for (entry = Stream->ActiveOps.Flink; entry != &Stream->ActiveOps; entry = entry->Flink) {
+        PFB_OPERATION operation = CONTAINING_RECORD(entry, FB_OPERATION, ActiveLink);
+        if (operation->ActiveThread == thread) {
+            found = operation;
+            break;
+        }
+    }
+    KeReleaseSpinLock(&Stream->Lock, oldIrql);
+
+    return found;
+}
+
+/*++
+
+Routine Description:
+
+    Puts the operation on (or takes it off) its instance's pended list.
+    Teardown complete waits for the list to empty.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationMarkPended(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_INSTANCE_CONTEXT instance = Operation->InstanceContext;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&instance->Lock, &oldIrql);
+    if ((Operation->Flags & FB_OP_PENDED) == 0) {
+        InsertTailList(&instance->Pended, &Operation->PendedLink);
+        Operation->Flags |= FB_OP_PENDED;
+        InterlockedIncrement(&FbGlobals.PendedOperations);
+        KeClearEvent(&instance->PendedDrained);
+    }
+    KeReleaseSpinLock(&instance->Lock, oldIrql);
+}
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbOperationUnmarkPended(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_INSTANCE_CONTEXT instance = Operation->InstanceContext;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&instance->Lock, &oldIrql);
+    if ((Operation->Flags & FB_OP_PENDED) != 0) {
+        RemoveEntryList(&Operation->PendedLink);
+        InitializeListHead(&Operation->PendedLink);
+        Operation->Flags &= ~FB_OP_PENDED;
+        InterlockedDecrement(&FbGlobals.PendedOperations);
+        if (IsListEmpty(&instance->Pended)) {
+            KeSetEvent(&instance->PendedDrained, IO_NO_INCREMENT, FALSE);
+        }
+    }
+    KeReleaseSpinLock(&instance->Lock, oldIrql);
+}
+
+/*++
+
+Routine Description:
+
+    Common frame of the pend-capable package calls: reference and pended
+    mark for the resume path, active mark for causality, SEH around the
+    call. After FLT_PREOP_PENDING the caller must not touch the callback
+    data again and only drop its own reference.
+
+Arguments:
+
+    Operation - the operation (its Stream's resource held shared).
+
+    Flags - OPLOCK_FLAG_*.
+
+    BreakH - TRUE for FltOplockBreakH, FALSE for FltCheckOplockEx.
+
+    WithRoutines - FALSE only for cleanup (which never waits).
+
+Return Value:
+
+    The package's FLT_PREOP_CALLBACK_STATUS (COMPLETE with the exception
+    code in IoStatus when it raised).
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+static FLT_PREOP_CALLBACK_STATUS
+FbOplockCall(
+    _In_ PFB_OPERATION Operation,
+    _In_ ULONG Flags,
+    _In_ BOOLEAN BreakH,
+    _In_ BOOLEAN WithRoutines
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    PFLT_CALLBACK_DATA data = Operation->Data;
+    FLT_PREOP_CALLBACK_STATUS result;
+
+    if (!stream->OplockReady) {
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+
+    FbOperationReference(Operation);
+    FbOperationMarkPended(Operation);
+    FbOperationEnterPackage(Operation);
+
+    __try {
+        if (BreakH) {
+            result = FltOplockBreakH(&stream->Oplock, data, Flags, Operation,
+                                     FbOplockWaitComplete, FbOplockPrePost);
+        } else {
+            result = FltCheckOplockEx(&stream->Oplock, data, Flags, Operation,
+                                      WithRoutines ? FbOplockWaitComplete : NULL,
+                                      WithRoutines ? FbOplockPrePost : NULL);
+        }
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        data->IoStatus.Status = FB_EXCEPTION_STATUS();
+        data->IoStatus.Information = 0;
+        result = FLT_PREOP_COMPLETE;
+    }
+
+    FbOperationLeavePackage(Operation);
+
+    if (result != FLT_PREOP_PENDING) {
+        FbOperationUnmarkPended(Operation);
+        FbOperationRelease(Operation);
+        if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK &&
+            data->IoStatus.Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
+            Operation->Flags |= FB_OP_BREAK_IN_PROGRESS;
+        }
+    }
+
+    return result;
+}
+
+/*++
+
+Routine Description:
+
+    FltCheckOplockEx for an operation on a managed stream.
+
+Arguments:
+
+    Operation - the operation.
+
+    Flags - OPLOCK_FLAG_*.
+
+    WithRoutines - pass the wait-complete and pre-post routines.
+
+Return Value:
+
+    See FbOplockCall.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbOplockCheck(
+    _In_ PFB_OPERATION Operation,
+    _In_ ULONG Flags,
+    _In_ BOOLEAN WithRoutines
+    )
+{
+    return FbOplockCall(Operation, Flags, FALSE, WithRoutines);
+}
+
+_IRQL_requires_max_(APC_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbOplockBreakH(
+    _In_ PFB_OPERATION Operation,
+    _In_ ULONG Flags
+    )
+/*++
+
+Routine Description:
+
+    FltOplockBreakH for a create that will meet a sharing violation while
+    handle-caching oplocks are held.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+{
+    return FbOplockCall(Operation, Flags, TRUE, TRUE);
+}
+
+/*++
+
+Routine Description:
+
+    FltOplockFsctrlEx under SEH. The caller holds the stream's resource
+    (exclusive for requests, shared for acknowledgements) and returns the
+    result unchanged.
+
+Arguments:
+
+    Stream - the stream.
+
+    Data - the FSCTL (or FILE_OPEN_REQUIRING_OPLOCK create).
+
+    OpenCount, Flags - as for FltOplockFsctrlEx.
+
+Return Value:
+
+    The package's result, or FLT_PREOP_COMPLETE with the exception code in
+    IoStatus.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbOplockFsctrl(
+    _In_ PFB_STREAM Stream,
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ ULONG OpenCount,
+    _In_ ULONG Flags
+    )
+{
+    FLT_PREOP_CALLBACK_STATUS result;
+
+    if (!Stream->OplockReady) {
+        Data->IoStatus.Status = STATUS_FILE_CLOSED;
+        Data->IoStatus.Information = 0;
+        return FLT_PREOP_COMPLETE;
+    }
+
+    __try {
+        result = FltOplockFsctrlEx(&Stream->Oplock, Data, OpenCount, Flags);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        Data->IoStatus.Status = FB_EXCEPTION_STATUS();
+        Data->IoStatus.Information = 0;
+        result = FLT_PREOP_COMPLETE;
+    }
+
+    return result;
+}
+
+/*++
+
+Routine Description:
+
+    Pre-post routine: the package is about to post the operation to a
+    worker thread while it waits for a break. Reads and writes lock their
+    user buffer now, while still in the requestor's context.
+
+Arguments:
+
+    Data - the operation.
+
+    Context - the FB_OPERATION.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+static VOID
+FLTAPI
+FbOplockPrePost(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_opt_ PVOID Context
+    )
+{
+    PFB_OPERATION operation = (PFB_OPERATION)Context;
+    UCHAR major = Data->Iopb->MajorFunction;
+
+    if (operation != NULL) {
+        operation->Flags |= FB_OP_WAITED;
+    }
+
+    if (major == IRP_MJ_READ || major == IRP_MJ_WRITE) {
+        (VOID)FltLockUserBuffer(Data);
+    }
+}
+
+/*++
+
+Routine Description:
+
+    Emits OPLOCK_BREAK_COMPLETED for a waiting operation being released.
+    The releaser is the operation running a package call on this thread
+    (an acknowledgement or a cleanup), when there is one.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+static VOID
+FbEmitBreakCompleted(
+    _In_ PFB_OPERATION Operation,
+    _In_ NTSTATUS Status
+    )
+{
+    PFB_OPERATION releaser;
+    FB_EVENT event;
+    USHORT reason;
+
+    if (!FbEventWanted(FLTB_EVENT_OPLOCK_BREAK_COMPLETED)) {
+        return;
+    }
+
+    releaser = FbStreamActiveOperation(Operation->Stream);
+
+    if (Status == STATUS_CANCELLED) {
+        reason = FLTB_RELEASE_CANCELLED;
+    } else if (Operation->InstanceContext->TearingDown) {
+        reason = FLTB_RELEASE_TEARDOWN;
+    } else if (releaser != NULL && releaser->Major == IRP_MJ_CLEANUP) {
+        reason = FLTB_RELEASE_HANDLE_CLOSED;
+    } else if (releaser != NULL && releaser->Major == IRP_MJ_FILE_SYSTEM_CONTROL) {
+        reason = FLTB_RELEASE_ACKNOWLEDGED;
+    } else {
+        reason = FLTB_RELEASE_NO_ACK_REQUIRED;
+    }
+
+    FbEventFromStream(&event, FLTB_EVENT_OPLOCK_BREAK_COMPLETED, Status, Operation->Stream,
+                      Operation->FileObjectId, Operation->OperationId,
+                      Operation->ProcessId, Operation->ThreadId);
+    event.Payload.BreakCompleted.ReleasedByOperationId = (releaser != NULL) ? releaser->OperationId : 0;
+    event.Payload.BreakCompleted.WaiterMajor = Operation->Major;
+    event.Payload.BreakCompleted.WaiterMinor = Operation->Minor;
+    event.Payload.BreakCompleted.Reason = reason;
+    FbEventPost(&event);
+}
+
+/*++
+
+Routine Description:
+
+    Resumes an operation we pended, with the decision reached for it.
+    SUCCESS_WITH_CALLBACK hands the operation's reference to the
+    post-operation callback; COMPLETE drops it.
+
+Arguments:
+
+    Operation - the operation (one reference owned by the resume path).
+
+    Decision - FLT_PREOP_SUCCESS_WITH_CALLBACK or FLT_PREOP_COMPLETE;
+    PENDING when a package took the operation over again (the oplock
+    package with a reference of its own, or the lock package, which
+    completes it itself): the resume path's reference is dropped.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL for COMPLETE, <= APC_LEVEL otherwise.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbResumePended(
+    _In_ PFB_OPERATION Operation,
+    _In_ FLT_PREOP_CALLBACK_STATUS Decision
+    )
+{
+    PFLT_CALLBACK_DATA data = Operation->Data;
+
+    if (Decision == FLT_PREOP_PENDING) {
+        if (Operation->Stage == FbStageLock) {
+            FbOperationUnmarkPended(Operation);
+        }
+        FbOperationRelease(Operation);
+        return;
+    }
+
+    FbOperationUnmarkPended(Operation);
+
+    if (Decision == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
+        FltCompletePendedPreOperation(data, FLT_PREOP_SUCCESS_WITH_CALLBACK, Operation);
+        return;
+    }
+
+    if (Operation->Major == IRP_MJ_CREATE) {
+        FbCreateEmit(Operation, data, data->IoStatus.Status, 0, 0);
+    }
+    FltCompletePendedPreOperation(data, FLT_PREOP_COMPLETE, NULL);
+    FbOperationRelease(Operation);
+}
+
+/*++
+
+Routine Description:
+
+    Wait-complete routine: the break an operation waited for is over (the
+    holder acknowledged or closed, the wait was cancelled, or the oplock
+    was torn down). Failure completes the operation with the status the
+    package left in IoStatus; success continues it from a deferred work
+    item (never by calling the oplock package from here, and never on the
+    releaser's thread, which may hold the stream's resource).
+
+Arguments:
+
+    Data - the waiting operation.
+
+    Context - its FB_OPERATION (the resume path's reference).
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= APC_LEVEL (called by the oplock package).
+
+--*/
+static VOID
+FLTAPI
+FbOplockWaitComplete(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_opt_ PVOID Context
+    )
+{
+    PFB_OPERATION operation = (PFB_OPERATION)Context;
+    NTSTATUS status = Data->IoStatus.Status;
+    NTSTATUS queued;
+
+    if (operation == NULL) {
+        FltCompletePendedPreOperation(Data, NT_SUCCESS(status) ? FLT_PREOP_SUCCESS_NO_CALLBACK
+                                                               : FLT_PREOP_COMPLETE, NULL);
+        return;
+    }
+
+    operation->Flags |= FB_OP_WAITED;
+    FbEmitBreakCompleted(operation, status);
+
+    if (!NT_SUCCESS(status)) {
+        FbResumePended(operation, FLT_PREOP_COMPLETE);
+        return;
+    }
+
+    //
+    //  Success always continues from a work item, even when nothing is left
+    //  to check: this routine runs inside the releaser's package call (an
+    //  acknowledgement or a cleanup holding the stream's resource), and
+    //  resuming here would send the operation down, and run its
+    //  post-operation, on that thread.
+    //
+
+    queued = FltQueueDeferredIoWorkItem(operation->WorkItem, Data, FbContinueWorker,
+                                        DelayedWorkQueue, operation);
+    if (!NT_SUCCESS(queued)) {
+
+        //
+        //  Not safe to post (teardown, or a paging operation): fail it
+        //  rather than skip the checks that remain.
+        //
+
+        Data->IoStatus.Status = queued;
+        Data->IoStatus.Information = 0;
+        FbResumePended(operation, FLT_PREOP_COMPLETE);
+    }
+}
+
+/*++
+
+Routine Description:
+
+    Runs the rest of an operation after an oplock wait, at PASSIVE_LEVEL,
+    and resumes it.
+
+Arguments:
+
+    WorkItem - our deferred work item (reused; freed with the operation).
+
+    Data - the operation.
+
+    Context - its FB_OPERATION.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+static VOID
+FLTAPI
+FbContinueWorker(
+    _In_ PFLT_DEFERRED_IO_WORKITEM WorkItem,
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_opt_ PVOID Context
+    )
+{
+    PFB_OPERATION operation = (PFB_OPERATION)Context;
+
+    UNREFERENCED_PARAMETER(WorkItem);
+
+    if (operation == NULL) {
+        FltCompletePendedPreOperation(Data, FLT_PREOP_SUCCESS_NO_CALLBACK, NULL);
+        return;
+    }
+
+    FbResumePended(operation, FbOperationContinue(operation));
+}
+
+/*++
+
+Routine Description:
+
+    What an operation does after its oplock check succeeded, per stage.
+    Called inline by the pre-operation callbacks and from the work item
+    after a wait. A stage that calls a package again may get PENDING; the
+    package then owns the operation (and its resume-path reference).
+
+Arguments:
+
+    Operation - the operation.
+
+Return Value:
+
+    FLT_PREOP_SUCCESS_WITH_CALLBACK, FLT_PREOP_COMPLETE or FLT_PREOP_PENDING.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+_IRQL_requires_(PASSIVE_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbOperationContinue(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    switch (Operation->Stage) {
+    case FbStageCreateBreakH:
+        return FbCreateAfterBreakH(Operation);
+    case FbStageReadWrite:
+        return FbReadWriteAfterOplock(Operation);
+    case FbStageLock:
+        return FbLockAfterOplock(Operation);
+    default:
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+}
+
+/*++
+
+Routine Description:
+
+    Maps OPLOCK_LEVEL_CACHE_* bits to an FLTB_OPLOCK_* level.
+
+IRQL:
+
+    Any.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+ULONG
+FbLevelFromCacheBits(
+    _In_ ULONG CacheLevel
+    )
+{
+    switch (CacheLevel & (OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_HANDLE | OPLOCK_LEVEL_CACHE_WRITE)) {
+    case OPLOCK_LEVEL_CACHE_READ:
+        return FLTB_OPLOCK_R;
+    case OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_WRITE:
+        return FLTB_OPLOCK_RW;
+    case OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_HANDLE:
+        return FLTB_OPLOCK_RH;
+    case OPLOCK_LEVEL_CACHE_READ | OPLOCK_LEVEL_CACHE_HANDLE | OPLOCK_LEVEL_CACHE_WRITE:
+        return FLTB_OPLOCK_RWH;
+    default:
+        return FLTB_OPLOCK_NONE;
+    }
+}
+
+/*++
+
+Routine Description:
+
+    The level a legacy oplock FSCTL requests or acknowledges to.
+
+IRQL:
+
+    Any.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+ULONG
+FbLevelFromLegacyFsctl(
+    _In_ ULONG FsControlCode
+    )
+{
+    switch (FsControlCode) {
+    case FSCTL_REQUEST_OPLOCK_LEVEL_1:
+        return FLTB_OPLOCK_LEVEL1;
+    case FSCTL_REQUEST_OPLOCK_LEVEL_2:
+    case FSCTL_OPLOCK_BREAK_ACKNOWLEDGE:
+        return FLTB_OPLOCK_LEVEL2;
+    case FSCTL_REQUEST_BATCH_OPLOCK:
+        return FLTB_OPLOCK_BATCH;
+    case FSCTL_REQUEST_FILTER_OPLOCK:
+        return FLTB_OPLOCK_FILTER;
+    default:
+        return FLTB_OPLOCK_NONE;
+    }
+}
