@@ -1,4 +1,4 @@
-// Biome: lint and format check over the whole tree.
+// Biome: lint and format check over the whole tree; and the lockfile check npm ci depends on.
 import { join } from 'node:path';
 import { Checks, commandVerdict } from '../lib/checks.mjs';
 import { runSync } from '../lib/proc.mjs';
@@ -12,6 +12,14 @@ export default {
     const biome = join(root, 'node_modules', '.bin', 'biome');
     await checks.check('biome check (lint + format)', () =>
       commandVerdict(runSync(biome, ['check', '--colors=off', '.'], { cwd: root }), 'biome'),
+    );
+    await checks.check('package-lock.json records every optional platform package (npm ci)', () =>
+      commandVerdict(
+        runSync(process.execPath, [join(root, 'scripts', 'lock-fix.mjs'), '--check'], {
+          cwd: root,
+        }),
+        'lock-fix --check',
+      ),
     );
     return checks.result();
   },

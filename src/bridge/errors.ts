@@ -16,6 +16,7 @@ export type FltBridgeErrorCode =
   | 'E_NTSTATUS'
   | 'E_PORT'
   | 'E_DISPOSED'
+  | 'E_DRIVER'
   | 'E_BUG_CHECK';
 
 export class FltBridgeError extends Error {
