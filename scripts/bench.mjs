@@ -20,13 +20,19 @@ if (files.length === 0) {
 let failures = 0;
 for (const file of files) {
   console.log(`\n=== ${file} ===`);
-  const code = await runStreaming(process.execPath, ['--import', 'tsx', '--expose-gc', join('bench', file)], {
-    cwd: root,
-  });
+  const code = await runStreaming(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', join('bench', file)],
+    {
+      cwd: root,
+    },
+  );
   if (code !== 0) {
     failures += 1;
     console.log(`${file} exited ${code}`);
   }
 }
-console.log(`\n${files.length - failures} benchmark(s) ran, ${failures} failed; results in bench/results/`);
+console.log(
+  `\n${files.length - failures} benchmark(s) ran, ${failures} failed; results in bench/results/`,
+);
 process.exitCode = failures > 0 ? 1 : 0;

@@ -39,7 +39,8 @@ export function time(fn: () => void, options: TimeOptions = {}): Timing {
     for (let i = 0; i < calls; i++) fn();
     const dt = process.hrtime.bigint() - t0;
     if (dt >= minNs || calls >= 1 << 30) break;
-    calls = dt === 0n ? calls * 16 : Math.max(calls * 2, Math.ceil((calls * Number(minNs)) / Number(dt)));
+    calls =
+      dt === 0n ? calls * 16 : Math.max(calls * 2, Math.ceil((calls * Number(minNs)) / Number(dt)));
   }
   const warmup = options.warmupCalls ?? calls;
   for (let i = 0; i < warmup; i++) fn();
@@ -74,11 +75,17 @@ export function formatRatio(ratio: number): string {
 }
 
 /** Print a table with a title; columns are right-aligned except the first. */
-export function printTable(title: string, header: readonly string[], rows: readonly Cell[][]): void {
+export function printTable(
+  title: string,
+  header: readonly string[],
+  rows: readonly Cell[][],
+): void {
   const text = (c: Cell) => (c === undefined ? '' : String(c));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => text(r[i]).length)));
   const line = (cells: readonly string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join('  ');
   console.log(`\n${title}`);
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));

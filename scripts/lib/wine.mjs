@@ -38,7 +38,8 @@ function ensurePrefix(prefix) {
       if (existsSync(ready)) return;
       // A lock older than two minutes belongs to a dead process.
       try {
-        if (Date.now() - statSync(lock).mtimeMs > 120_000) rmSync(lock, { recursive: true, force: true });
+        if (Date.now() - statSync(lock).mtimeMs > 120_000)
+          rmSync(lock, { recursive: true, force: true });
       } catch {}
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
       if (attempt > 1500) throw new Error(`timed out waiting for ${lock}`);
@@ -48,7 +49,8 @@ function ensurePrefix(prefix) {
     if (!existsSync(ready)) {
       const env = { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEARCH: 'win64' };
       const r = runSync(WINE, ['winecfg', '-v', 'win10'], { env, timeout: 180_000 });
-      if (r.code !== 0) throw new Error(`wine prefix init failed (${r.code}): ${r.stderr.slice(-400)}`);
+      if (r.code !== 0)
+        throw new Error(`wine prefix init failed (${r.code}): ${r.stderr.slice(-400)}`);
       runSync('/usr/lib/wine/wineserver', ['-w'], { env, timeout: 60_000 });
       writeFileSync(ready, new Date().toISOString());
     }
