@@ -155,7 +155,10 @@ typedef ULONG FLT_FILE_NAME_OPTIONS;
 
 typedef USHORT FLT_FILE_NAME_PARSED_FLAGS;
 
-/* IRP_MJ_* values Filter Manager adds for non-IRP operations. */
+/* IRP_MJ_* values Filter Manager adds for non-IRP operations (fltKernel.h
+   defines them as negative UCHARs: IRP_MJ_MDL_READ is (UCHAR)-15, 0xF1). */
+#define IRP_MJ_PREPARE_MDL_WRITE                    ((UCHAR)-17)
+#define IRP_MJ_MDL_READ                             ((UCHAR)-15)
 #define IRP_MJ_OPERATION_END                        ((UCHAR)0x80)
 
 /* Communication port. */
@@ -465,6 +468,7 @@ FLTK_IMPORT NTSTATUS FLTAPI FltStartFiltering(PFLT_FILTER Filter);
 FLTK_IMPORT NTSTATUS FLTAPI FltAllocateContext(PFLT_FILTER Filter, FLT_CONTEXT_TYPE ContextType, SIZE_T ContextSize, POOL_TYPE PoolType, PFLT_CONTEXT *ReturnedContext);
 FLTK_IMPORT VOID FLTAPI FltReleaseContext(PFLT_CONTEXT Context);
 FLTK_IMPORT VOID FLTAPI FltReferenceContext(PFLT_CONTEXT Context);
+FLTK_IMPORT VOID FLTAPI FltDeleteContext(PFLT_CONTEXT Context);
 FLTK_IMPORT NTSTATUS FLTAPI FltSetInstanceContext(PFLT_INSTANCE Instance, FLT_SET_CONTEXT_OPERATION Operation, PFLT_CONTEXT NewContext, PFLT_CONTEXT *OldContext);
 FLTK_IMPORT NTSTATUS FLTAPI FltGetInstanceContext(PFLT_INSTANCE Instance, PFLT_CONTEXT *Context);
 FLTK_IMPORT NTSTATUS FLTAPI FltSetStreamContext(PFLT_INSTANCE Instance, PFILE_OBJECT FileObject, FLT_SET_CONTEXT_OPERATION Operation, PFLT_CONTEXT NewContext, PFLT_CONTEXT *OldContext);

@@ -128,14 +128,28 @@ Routine Description:
     Finds the owner instance whose volume name prefixes Path (followed by a
     backslash) and references it.
 
+    The comparison runs under FbGlobals.InstanceLock, at DISPATCH_LEVEL,
+    where RtlEqualUnicodeString (PASSIVE_LEVEL) and RtlUpcaseUnicodeChar
+    (<= APC_LEVEL) must not be called: the caller passes the path already
+    upcased, the instance contexts keep their volume names upcased, and a
+    plain memory compare does the rest.
+
+Arguments:
+
+    UpcasedPath - the probe's path, upcased, in non-paged memory.
+
+Return Value:
+
+    The referenced instance (FltObjectDereference), or NULL.
+
 IRQL:
 
-    <= DISPATCH_LEVEL.
+    <= APC_LEVEL (the spin lock raises to DISPATCH_LEVEL inside).
 
 --*/
 static PFLT_INSTANCE
 FbProbeFindInstance(
-    _In_ PCUNICODE_STRING Path
+    _In_ PCUNICODE_STRING UpcasedPath
     )
 {
     PFLT_INSTANCE found = NULL;
@@ -147,17 +161,13 @@ FbProbeFindInstance(
 
         PFB_INSTANCE_CONTEXT context = CONTAINING_RECORD(entry, FB_INSTANCE_CONTEXT, GlobalLink);
         USHORT length = context->VolumeName.Length;
-        UNICODE_STRING prefix;
 
-        if (context->TearingDown || length == 0 || Path->Length <= length ||
-            Path->Buffer[length / sizeof(WCHAR)] != L'\\') {
+        if (context->TearingDown || length == 0 || UpcasedPath->Length <= length ||
+            UpcasedPath->Buffer[length / sizeof(WCHAR)] != L'\\') {
             continue;
         }
 
-        prefix.Buffer = Path->Buffer;
-        prefix.Length = length;
-        prefix.MaximumLength = length;
-        if (RtlEqualUnicodeString(&prefix, &context->VolumeName, TRUE) &&
+        if (RtlCompareMemory(UpcasedPath->Buffer, context->VolumeName.Buffer, length) == length &&
             NT_SUCCESS(FltObjectReference(context->Instance))) {
             found = context->Instance;
             break;
@@ -612,7 +622,18 @@ FbProbeShutdown(
 
 Routine Description:
 
-    PROBE_START (validated by comm.c): open the target, send the first I/O.
+    PROBE_START (validated by comm.c): open the target, send the first I/O,
+    then publish the probe.
+
+    Order matters. The probe holds a rundown reference on its instance, so
+    it must be on FbProbes whenever instance teardown or unload
+    (FbProbeStopInstance) looks for it, or the teardown would wait for that
+    reference forever; and once it is on FbProbes, PROBE_STOP or a teardown
+    may free it at any moment. So the probe is published last, under
+    FbProbeLock, only after checking there that neither its instance's
+    teardown nor unload has started (both set their flag before they take
+    FbProbeLock to stop probes): either they will find it, or it is shut
+    down here. Until then nobody else can reach it.
 
 Arguments:
 
@@ -623,8 +644,9 @@ Arguments:
 Return Value:
 
     STATUS_SUCCESS, STATUS_INSUFFICIENT_RESOURCES (too many probes or no
-    memory), STATUS_OBJECT_PATH_NOT_FOUND (no instance on that volume), or
-    the status of the open.
+    memory), STATUS_OBJECT_PATH_NOT_FOUND (no instance on that volume),
+    STATUS_FLT_DELETING_OBJECT (teardown or unload under way), or the
+    status of the open.
 
 IRQL:
 
@@ -638,9 +660,13 @@ FbProbeStart(
     _Out_ PULONGLONG ProbeId
     )
 {
-    UNICODE_STRING path;
+    UNICODE_STRING upcased;
+    PFB_INSTANCE_CONTEXT instanceContext = NULL;
     PFB_PROBE probe;
     NTSTATUS status;
+    ULONGLONG probeId;
+    BOOLEAN published = FALSE;
+    ULONG index;
     KIRQL oldIrql;
 
     *ProbeId = 0;
@@ -680,10 +706,31 @@ FbProbeStart(
     probe->Path.Length = Spec->PathBytes;
     probe->Path.MaximumLength = Spec->PathBytes;
 
-    path = probe->Path;
-    probe->Instance = FbProbeFindInstance(&path);
+    //
+    //  An upcased copy of the path for the instance lookup (see
+    //  FbProbeFindInstance), made here at PASSIVE_LEVEL.
+    //
+
+    upcased.Buffer = (PWCH)FbAllocate(Spec->PathBytes, FB_TAG_NAME);
+    if (upcased.Buffer == NULL) {
+        status = STATUS_INSUFFICIENT_RESOURCES;
+        goto Fail;
+    }
+    upcased.Length = Spec->PathBytes;
+    upcased.MaximumLength = Spec->PathBytes;
+    for (index = 0; index < (ULONG)Spec->PathBytes / sizeof(WCHAR); index += 1) {
+        upcased.Buffer[index] = RtlUpcaseUnicodeChar(Spec->Path[index]);
+    }
+    probe->Instance = FbProbeFindInstance(&upcased);
+    FbFree(upcased.Buffer, FB_TAG_NAME);
     if (probe->Instance == NULL) {
         status = STATUS_OBJECT_PATH_NOT_FOUND;
+        goto Fail;
+    }
+
+    instanceContext = FbGetInstanceContext(probe->Instance);
+    if (instanceContext == NULL) {
+        status = STATUS_FLT_DELETING_OBJECT;
         goto Fail;
     }
 
@@ -692,25 +739,44 @@ FbProbeStart(
         goto Fail;
     }
 
-    probe->ProbeId = (ULONGLONG)InterlockedIncrement64(&FbNextProbeId);
-
-    KeAcquireSpinLock(&FbProbeLock, &oldIrql);
-    InsertTailList(&FbProbes, &probe->Link);
-    KeReleaseSpinLock(&FbProbeLock, oldIrql);
+    probeId = (ULONGLONG)InterlockedIncrement64(&FbNextProbeId);
+    probe->ProbeId = probeId;
 
     status = FbProbeIssue(probe);
-    if (!NT_SUCCESS(status)) {
+    if (NT_SUCCESS(status)) {
         KeAcquireSpinLock(&FbProbeLock, &oldIrql);
-        RemoveEntryList(&probe->Link);
+        if (FbGlobals.Unloading == 0 && !instanceContext->TearingDown) {
+            InsertTailList(&FbProbes, &probe->Link);
+            published = TRUE;
+        } else {
+            status = STATUS_FLT_DELETING_OBJECT;
+        }
         KeReleaseSpinLock(&FbProbeLock, oldIrql);
+    }
+
+    FltReleaseContext(instanceContext);
+
+    if (!published) {
+
+        //
+        //  Not reachable by anyone else: cancel what was issued, wait, free.
+        //
+
         FbProbeShutdown(probe);
         return status;
     }
 
-    *ProbeId = probe->ProbeId;
+    //
+    //  The probe may already be stopped and freed: use the local copy.
+    //
+
+    *ProbeId = probeId;
     return STATUS_SUCCESS;
 
 Fail:
+    if (instanceContext != NULL) {
+        FltReleaseContext(instanceContext);
+    }
     FbProbeClose(probe);
     if (probe->Instance != NULL) {
         FltObjectDereference(probe->Instance);

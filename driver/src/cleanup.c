@@ -34,6 +34,63 @@ Environment:
 
 Routine Description:
 
+    What a managed stream's cleanup must do even when no FB_OPERATION could
+    be allocated: FltCheckOplockEx (the oplock package ends the handle's
+    own oplock requests and releases operations waiting on them) and
+    FsRtlFastUnlockAll for the closing file object and process, both under
+    the stream's resource held shared, as on the normal path. No events.
+
+Arguments:
+
+    Data - the cleanup.
+
+    Stream - the handle's stream.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+static VOID
+FbCleanupEssential(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ PFB_STREAM Stream
+    )
+{
+    if (!Stream->ResourceReady) {
+        return;
+    }
+
+    FltAcquireResourceShared(&Stream->Resource);
+
+    if (Stream->OplockReady) {
+        __try {
+            (VOID)FltCheckOplockEx(&Stream->Oplock, Data, 0, NULL, NULL, NULL);
+        } __except (EXCEPTION_EXECUTE_HANDLER) {
+            NOTHING;
+        }
+    }
+
+    if (Stream->FileLock != NULL) {
+        __try {
+            (VOID)FsRtlFastUnlockAll(Stream->FileLock, Data->Iopb->TargetFileObject,
+                                     FltGetRequestorProcess(Data), Stream);
+        } __except (EXCEPTION_EXECUTE_HANDLER) {
+            NOTHING;
+        }
+    }
+
+    FltReleaseResource(&Stream->Resource);
+}
+
+/*++
+
+Routine Description:
+
     Pre-cleanup.
 
 Arguments:
@@ -85,16 +142,22 @@ FbPreCleanup(
     }
 
     operation = FbOperationCreate(Data, FltObjects, stream, handle);
-    FbStreamRelease(stream, handle);
     if (operation == NULL) {
 
         //
-        //  Cleanup cannot fail and the handle's locks must go: do the
-        //  essential part without our bookkeeping.
+        //  Cleanup cannot fail, and the handle's oplock state and byte-range
+        //  locks must go now (a lock left behind by a file object that is
+        //  going away would refuse every other opener until the volume is
+        //  dismounted): do the essential part without our bookkeeping.
         //
 
+        FbCleanupEssential(Data, stream);
+        FbStreamCountOpen(stream, handle, FALSE);
+        handle->CleanedUp = TRUE;
+        FbStreamRelease(stream, handle);
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
+    FbStreamRelease(stream, handle);
 
     if ((operation->Handle->CreateOptions & FILE_DELETE_ON_CLOSE) != 0) {
         operation->Handle->CleanupFlags |= FLTB_CLEANUP_DELETE_ON_CLOSE;

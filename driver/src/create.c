@@ -91,10 +91,10 @@ FbCreateEmit(
         return;
     }
 
-    if ((Operation->Flags & FB_OP_WAITED) != 0) {
+    if (FbOpTestFlags(Operation, FB_OP_WAITED)) {
         CreateFlags |= FLTB_CREATE_WAITED_FOR_BREAK;
     }
-    if ((Operation->Flags & FB_OP_SHARING_BREAK) != 0) {
+    if (FbOpTestFlags(Operation, FB_OP_SHARING_BREAK)) {
         CreateFlags |= FLTB_CREATE_SHARING_BREAK;
     }
     if (Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
@@ -143,7 +143,7 @@ FbCreateAfterBreakH(
     FLT_PREOP_CALLBACK_STATUS result;
     ULONG flags = 0;
 
-    if ((Operation->Flags & FB_OP_COMPLETE_IF_OPLOCKED) != 0) {
+    if (FbOpTestFlags(Operation, FB_OP_COMPLETE_IF_OPLOCKED)) {
         flags |= OPLOCK_FLAG_COMPLETE_IF_OPLOCKED;
     }
 
@@ -297,7 +297,7 @@ FbPreCreate(
     }
 
     if ((Data->Iopb->Parameters.Create.Options & FILE_COMPLETE_IF_OPLOCKED) != 0) {
-        operation->Flags |= FB_OP_COMPLETE_IF_OPLOCKED;
+        FbOpSetFlags(operation, FB_OP_COMPLETE_IF_OPLOCKED);
     }
 
     //
@@ -313,10 +313,10 @@ FbPreCreate(
                               Data->Iopb->Parameters.Create.ShareAccess) &&
         FltCurrentOplockH(&operation->Stream->Oplock)) {
 
-        operation->Flags |= FB_OP_SHARING_BREAK;
+        FbOpSetFlags(operation, FB_OP_SHARING_BREAK);
         operation->Stage = FbStageCreateBreakH;
         result = FbOplockBreakH(operation,
-                                ((operation->Flags & FB_OP_COMPLETE_IF_OPLOCKED) != 0)
+                                FbOpTestFlags(operation, FB_OP_COMPLETE_IF_OPLOCKED)
                                     ? OPLOCK_FLAG_COMPLETE_IF_OPLOCKED : 0u);
     }
     FltReleaseResource(&operation->Stream->Resource);
@@ -405,10 +405,20 @@ FbCreateAtomicOplock(
 
     if (result == FLT_PREOP_COMPLETE && !NT_SUCCESS(Data->IoStatus.Status)) {
         refused = Data->IoStatus.Status;
-        __try {
-            (VOID)FltCheckOplockEx(&Stream->Oplock, Data, OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK, NULL, NULL, NULL);
-        } __except (EXCEPTION_EXECUTE_HANDLER) {
-            NOTHING;
+
+        //
+        //  The create fails: revert whatever FltOplockFsctrlEx set up for
+        //  it (FltCheckOplockEx, OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK: "used
+        //  in final processing of such a create request when it failed").
+        //  Not after teardown: the oplock pointer is gone then.
+        //
+
+        if (Stream->OplockReady) {
+            __try {
+                (VOID)FltCheckOplockEx(&Stream->Oplock, Data, OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK, NULL, NULL, NULL);
+            } __except (EXCEPTION_EXECUTE_HANDLER) {
+                NOTHING;
+            }
         }
     }
 
@@ -529,7 +539,21 @@ FbPostCreate(
         (Data->Iopb->Parameters.Create.Options & FILE_OPEN_REQUIRING_OPLOCK) != 0) {
         status = FbCreateAtomicOplock(Data, FltObjects, operation, stream, &createFlags);
         if (!NT_SUCCESS(status)) {
+
+            //
+            //  FltCancelFileOpen sends the cleanup and close to the
+            //  instances below ours only (FltCancelFileOpen: "to those below
+            //  the caller, the file appears to have been opened and then
+            //  closed"), so this instance never sees them: undo here what
+            //  they would have undone - the share counts, and the file
+            //  object count that keeps the stream in the table. The handle
+            //  context is deleted first so that a close reaching us anyway
+            //  finds no handle and counts nothing twice.
+            //
+
             FbStreamCountOpen(stream, handle, FALSE);
+            FltDeleteContext(handle);
+            FbStreamFileObjectClosed(stream);
         }
     }
 
@@ -539,7 +563,7 @@ FbPostCreate(
         fileSize = (ULONGLONG)standard.EndOfFile.QuadPart;
     }
 
-    if (status == STATUS_SUCCESS && (operation->Flags & FB_OP_BREAK_IN_PROGRESS) != 0) {
+    if (status == STATUS_SUCCESS && FbOpTestFlags(operation, FB_OP_BREAK_IN_PROGRESS)) {
 
         //
         //  FILE_COMPLETE_IF_OPLOCKED met an oplock that is being broken:

@@ -557,7 +557,7 @@ typedef struct _FB_INSTANCE_CONTEXT {
     PFLT_INSTANCE Instance;
     PFLT_VOLUME Volume;
     LIST_ENTRY GlobalLink;          /* owner: FbGlobals.Instances */
-    UNICODE_STRING VolumeName;      /* owner: \Device\HarddiskVolumeN (FB_TAG_NAME) */
+    UNICODE_STRING VolumeName;      /* owner: \DEVICE\HARDDISKVOLUMEN, upcased (FB_TAG_NAME) */
     KSPIN_LOCK Lock;                /* guards Streams and Pended */
     LIST_ENTRY Streams;             /* managed FB_STREAM by Key (the table) */
     LIST_ENTRY Pended;              /* FB_OPERATION we returned PENDING for */
@@ -633,6 +633,22 @@ typedef struct _FB_HANDLE {
 #define FB_OP_PENDED            0x0010u  /* on the instance's Pended list */
 #define FB_OP_ACTIVE            0x0020u  /* on the stream's ActiveOps list */
 #define FB_OP_FAST_IO           0x0040u
+#define FB_OP_BUFFER_UNLOCKED   0x0080u  /* pre-post: FltLockUserBuffer failed (LockStatus) */
+
+//
+//  FB_OPERATION.Flags is written by several threads at once: the thread
+//  that called the oplock package (after FLT_PREOP_PENDING it still leaves
+//  the package's active list), the thread running the wait-complete
+//  routine, and the deferred work item. The bits are kept under different
+//  locks (ActiveOps under the stream's lock, Pended under the instance's)
+//  or none, so every change is an interlocked read-modify-write; a plain
+//  "|=" could lose a concurrent update and leave FB_OP_PENDED set for an
+//  operation that is off the pended list (or the reverse).
+//
+
+#define FbOpSetFlags(Op, F)     ((VOID)InterlockedOr(&(Op)->Flags, (LONG)(F)))
+#define FbOpClearFlags(Op, F)   ((VOID)InterlockedAnd(&(Op)->Flags, ~(LONG)(F)))
+#define FbOpTestFlags(Op, F)    ((((ULONG)(Op)->Flags) & (ULONG)(F)) != 0)
 
 typedef enum _FB_OP_STAGE {
     FbStageNone = 0,
@@ -669,12 +685,13 @@ typedef struct _FB_OPERATION {
     ULONGLONG FileObjectId;
     ULONG ProcessId;
     ULONG ThreadId;
-    ULONG Flags;                            /* FB_OP_* */
+    volatile LONG Flags;                    /* FB_OP_*, FbOpSetFlags / FbOpClearFlags only */
     FB_OP_STAGE Stage;
     UCHAR Major;
     UCHAR Minor;
     USHORT Reserved;
     ULONG UnlockCount;                      /* ranges the unlock routine saw */
+    NTSTATUS LockStatus;                    /* FltLockUserBuffer's failure (FB_OP_BUFFER_UNLOCKED) */
 } FB_OPERATION, *PFB_OPERATION;
 
 //
@@ -701,7 +718,9 @@ typedef struct _FB_OPLOCK_HOLD {
     ULONG Level;                    /* FLTB_OPLOCK_* */
     FB_HOLD_STATE State;
     BOOLEAN GrantedEmitted;
-    BOOLEAN Reserved[3];
+    BOOLEAN InCall;                 /* its requester is still inside FltOplockFsctrlEx: */
+                                    /* only the requester may unlink and free it */
+    BOOLEAN Reserved[2];
 } FB_OPLOCK_HOLD, *PFB_OPLOCK_HOLD;
 
 //
@@ -802,7 +821,7 @@ FbStreamRelease(
     _In_opt_ PFB_HANDLE Handle
     );
 
-_IRQL_requires_max_(APC_LEVEL)
+_IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 FbStreamCreateDone(
     _In_ PFB_STREAM Stream,
@@ -1073,6 +1092,7 @@ FLT_PREOP_CALLBACK_STATUS FLTAPI FbPreFsControl(_Inout_ PFLT_CALLBACK_DATA Data,
 FLT_POSTOP_CALLBACK_STATUS FLTAPI FbPostFsControl(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _In_opt_ PVOID CompletionContext, _In_ FLT_POST_OPERATION_FLAGS Flags);
 FLT_PREOP_CALLBACK_STATUS FLTAPI FbPreSetInformation(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _Flt_CompletionContext_Outptr_ PVOID *CompletionContext);
 FLT_POSTOP_CALLBACK_STATUS FLTAPI FbPostSetInformation(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _In_opt_ PVOID CompletionContext, _In_ FLT_POST_OPERATION_FLAGS Flags);
+FLT_PREOP_CALLBACK_STATUS FLTAPI FbPreFastIoMdl(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _Flt_CompletionContext_Outptr_ PVOID *CompletionContext);
 FLT_PREOP_CALLBACK_STATUS FLTAPI FbPreFlush(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _Flt_CompletionContext_Outptr_ PVOID *CompletionContext);
 FLT_POSTOP_CALLBACK_STATUS FLTAPI FbPostFlush(_Inout_ PFLT_CALLBACK_DATA Data, _In_ PCFLT_RELATED_OBJECTS FltObjects, _In_opt_ PVOID CompletionContext, _In_ FLT_POST_OPERATION_FLAGS Flags);
 

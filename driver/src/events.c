@@ -1316,13 +1316,16 @@ FbEventsStartDrain(
     if (!NT_SUCCESS(status)) {
 
         //
-        //  Cannot wait for it without the object: ask it to stop and let it
-        //  go; it touches nothing that outlives the driver image until
-        //  FbEventsUninitialize, which the caller only reaches on unload.
+        //  No object to wait on later, and DriverEntry fails and the image
+        //  is unloaded as soon as this returns: the thread must be gone
+        //  before that (it runs code in this image). Stop it and wait on the
+        //  handle itself.
         //
 
+        FbEvents.DrainThread = NULL;
         FbEvents.Stopping = TRUE;
         KeSetEvent(&FbEvents.StopEvent, IO_NO_INCREMENT, FALSE);
+        (VOID)ZwWaitForSingleObject(thread, FALSE, NULL);
     }
 
     ZwClose(thread);

@@ -312,7 +312,7 @@ FbEmitOplockEnd(
 
     if (*AckRequired) {
         event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_ACK_REQUIRED;
-        if (Causer != NULL && (Causer->Flags & FB_OP_COMPLETE_IF_OPLOCKED) == 0) {
+        if (Causer != NULL && !FbOpTestFlags(Causer, FB_OP_COMPLETE_IF_OPLOCKED)) {
             event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_OPERATION_WAITS;
         }
     }
@@ -332,7 +332,10 @@ FbEmitOplockEnd(
 Routine Description:
 
     Frees the hold entries of a handle that are still listed (when no watch
-    instance reported their end), and all entries at FileObjectId 0.
+    instance reported their end), and all entries at FileObjectId 0 (the
+    stream context's cleanup, when no request can be in flight). An entry
+    whose requester is still inside FltOplockFsctrlEx (InCall) belongs to
+    that requester and is left alone.
 
 Arguments:
 
@@ -367,7 +370,8 @@ FbHoldsRelease(
     while (entry != &Stream->HeldOplocks) {
         PFB_OPLOCK_HOLD hold = CONTAINING_RECORD(entry, FB_OPLOCK_HOLD, Link);
         entry = entry->Flink;
-        if (FileObjectId == 0 || (hold->FileObjectId == FileObjectId && hold->State != FbHoldRequested)) {
+        if (FileObjectId == 0 ||
+            (hold->FileObjectId == FileObjectId && hold->State != FbHoldRequested && !hold->InCall)) {
             RemoveEntryList(&hold->Link);
             InsertTailList(&released, &hold->Link);
         }
@@ -415,6 +419,7 @@ FbManagedOplockFsctl(
     FB_OPLOCK_FSCTL fsctl;
     PFB_OPLOCK_HOLD hold;
     BOOLEAN emitGranted = FALSE;
+    BOOLEAN freeHold = FALSE;
     ULONG openCount = 0;
     KIRQL oldIrql;
     FB_EVENT event;
@@ -441,7 +446,10 @@ FbManagedOplockFsctl(
 
     //
     //  The hold is listed before the call: the request may be granted and
-    //  broken by another thread before the call returns.
+    //  end (broken, cancelled) on another thread - or on this one, inside
+    //  the call - before the call returns. While InCall is set only this
+    //  routine may unlink and free the hold; the watch instance that sees
+    //  the request end marks it FbHoldEnded and leaves it (FbWatchPostFsControl).
     //
 
     hold->Data = Data;
@@ -455,6 +463,7 @@ FbManagedOplockFsctl(
     hold->FsControlCode = code;
     hold->Level = fsctl.Level;
     hold->State = FbHoldRequested;
+    hold->InCall = TRUE;
 
     KeAcquireSpinLock(&stream->Lock, &oldIrql);
     InsertTailList(&stream->HeldOplocks, &hold->Link);
@@ -465,15 +474,22 @@ FbManagedOplockFsctl(
     FbOperationLeavePackage(Operation);
 
     KeAcquireSpinLock(&stream->Lock, &oldIrql);
-    if (hold->State == FbHoldRequested) {
-        if (result == FLT_PREOP_PENDING) {
-            hold->State = FbHoldGranted;
-            hold->GrantedEmitted = TRUE;
-            emitGranted = TRUE;
-        } else {
-            RemoveEntryList(&hold->Link);
-            hold->State = FbHoldEnded;
-        }
+    hold->InCall = FALSE;
+    if (hold->State == FbHoldRequested && result == FLT_PREOP_PENDING) {
+        hold->State = FbHoldGranted;
+        hold->GrantedEmitted = TRUE;
+        emitGranted = TRUE;
+    } else {
+
+        //
+        //  Refused or completed (still "requested"), or it already ended
+        //  during the call (the watch instance reported it and left it to
+        //  us): ours to unlink and free.
+        //
+
+        RemoveEntryList(&hold->Link);
+        hold->State = FbHoldEnded;
+        freeHold = TRUE;
     }
     KeReleaseSpinLock(&stream->Lock, oldIrql);
 
@@ -481,14 +497,14 @@ FbManagedOplockFsctl(
 
     //
     //  From here on, a granted hold belongs to the watch instance's
-    //  post-operation (or to cleanup); only the refused one is ours.
+    //  post-operation (or to cleanup), and may already be freed.
     //
 
-    if (result != FLT_PREOP_PENDING) {
+    if (freeHold) {
         FltReleaseContext(hold->Handle);
         FbFree(hold, FB_TAG_HOLD);
-        hold = NULL;
     }
+    hold = NULL;
 
     if (!fsctl.Request && FbEventWanted(FLTB_EVENT_OPLOCK_ACKNOWLEDGED)) {
         FbEventFromStream(&event, FLTB_EVENT_OPLOCK_ACKNOWLEDGED,
@@ -636,59 +652,83 @@ FbWatchPostFsControl(
     _In_ BOOLEAN Draining
     )
 {
-    PFB_OPLOCK_HOLD hold = NULL;
+    PFB_OPLOCK_HOLD owned = NULL;
+    PFB_HANDLE handle = NULL;
     PFB_OPERATION causer;
     PLIST_ENTRY entry;
+    FB_OPLOCK_HOLD copy;
+    BOOLEAN found = FALSE;
     BOOLEAN emitGranted = FALSE;
     BOOLEAN ackRequired = FALSE;
     KIRQL oldIrql;
 
+    RtlZeroMemory(&copy, sizeof(copy));
+
+    //
+    //  Everything the records need is copied under the lock, and the handle
+    //  gets a reference of its own: a hold whose requester is still inside
+    //  FltOplockFsctrlEx (InCall: the request was granted and has already
+    //  ended, on this thread or another) is only marked ended here - the
+    //  requester unlinks and frees it as soon as its call returns, which
+    //  may be before this routine is done with it.
+    //
+
     KeAcquireSpinLock(&Stream->Lock, &oldIrql);
     for (entry = Stream->HeldOplocks.Flink; entry != &Stream->HeldOplocks; entry = entry->Flink) {
         PFB_OPLOCK_HOLD candidate = CONTAINING_RECORD(entry, FB_OPLOCK_HOLD, Link);
-        if (candidate->Data == Data) {
-
-            //
-            //  Still "requested" while its caller is inside
-            //  FltOplockFsctrlEx on another thread: it was granted and has
-            //  already ended, so report the grant first.
-            //
-
-            if (candidate->State == FbHoldRequested && candidate->RequestThread == PsGetCurrentThread()) {
-                break;
-            }
+        if (candidate->Data == Data && candidate->State != FbHoldEnded) {
             if (!candidate->GrantedEmitted) {
                 candidate->GrantedEmitted = TRUE;
                 emitGranted = TRUE;
             }
             candidate->State = FbHoldEnded;
-            RemoveEntryList(&candidate->Link);
-            hold = candidate;
+            copy = *candidate;
+            handle = candidate->Handle;
+            FltReferenceContext(handle);
+            if (!candidate->InCall) {
+                RemoveEntryList(&candidate->Link);
+                InitializeListHead(&candidate->Link);
+                owned = candidate;
+            }
+            found = TRUE;
             break;
         }
     }
     KeReleaseSpinLock(&Stream->Lock, oldIrql);
 
-    if (hold == NULL) {
+    if (!found) {
         return;
     }
 
     if (!Draining) {
         if (emitGranted) {
-            FbEmitOplockGranted(Stream, hold->FileObjectId, hold->OperationId, hold->ProcessId,
-                                hold->ThreadId, STATUS_PENDING, hold->Level);
+            FbEmitOplockGranted(Stream, copy.FileObjectId, copy.OperationId, copy.ProcessId,
+                                copy.ThreadId, STATUS_PENDING, copy.Level);
         }
 
+        //
+        //  The operation in a package call on this thread caused the end -
+        //  unless it is the request itself, ending inside its own
+        //  FltOplockFsctrlEx call.
+        //
+
         causer = FbStreamActiveOperation(Stream);
-        FbEmitOplockEnd(Data, Stream, hold->FileObjectId, hold->OperationId, hold->ProcessId,
-                        hold->ThreadId, hold->Level, causer, &ackRequired);
+        if (causer != NULL && causer->OperationId == copy.OperationId) {
+            causer = NULL;
+        }
+        FbEmitOplockEnd(Data, Stream, copy.FileObjectId, copy.OperationId, copy.ProcessId,
+                        copy.ThreadId, copy.Level, causer, &ackRequired);
         if (ackRequired) {
-            InterlockedExchange64(&hold->Handle->LastBrokenRequest, (LONG64)hold->OperationId);
+            InterlockedExchange64(&handle->LastBrokenRequest, (LONG64)copy.OperationId);
         }
     }
 
-    FltReleaseContext(hold->Handle);
-    FbFree(hold, FB_TAG_HOLD);
+    FltReleaseContext(handle);
+
+    if (owned != NULL) {
+        FltReleaseContext(owned->Handle);
+        FbFree(owned, FB_TAG_HOLD);
+    }
 }
 
 /*++

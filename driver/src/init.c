@@ -63,7 +63,10 @@ static const FLT_CONTEXT_REGISTRATION FbContexts[] = {
 //  packages apply to non-paging I/O only (fastfat read.c / write.c do the
 //  same). Fast I/O reaches IRP_MJ_READ, IRP_MJ_WRITE and
 //  IRP_MJ_LOCK_CONTROL with FLTFL_CALLBACK_DATA_FAST_IO_OPERATION and is
-//  refused for managed streams there.
+//  refused for managed streams there; the cached MDL fast-I/O paths
+//  (IRP_MJ_MDL_READ, IRP_MJ_PREPARE_MDL_WRITE) never reach IRP_MJ_READ /
+//  IRP_MJ_WRITE, so they are refused for managed streams by their own
+//  pre-operation (rdwr.c).
 //
 
 static const FLT_OPERATION_REGISTRATION FbOperations[] = {
@@ -76,6 +79,8 @@ static const FLT_OPERATION_REGISTRATION FbOperations[] = {
     { IRP_MJ_FILE_SYSTEM_CONTROL, 0, FbPreFsControl, FbPostFsControl, NULL },
     { IRP_MJ_SET_INFORMATION, FLTFL_OPERATION_REGISTRATION_SKIP_PAGING_IO, FbPreSetInformation, FbPostSetInformation, NULL },
     { IRP_MJ_FLUSH_BUFFERS, 0, FbPreFlush, FbPostFlush, NULL },
+    { IRP_MJ_MDL_READ, 0, FbPreFastIoMdl, NULL, NULL },
+    { IRP_MJ_PREPARE_MDL_WRITE, 0, FbPreFastIoMdl, NULL, NULL },
     { IRP_MJ_OPERATION_END, 0, NULL, NULL, NULL }
 };
 
@@ -548,6 +553,13 @@ FbInstanceSetup(
 
         context->Role = FbRoleOwner;
 
+        //
+        //  The volume name is kept upcased: probes match it against their
+        //  (upcased) path with a plain memory compare under
+        //  FbGlobals.InstanceLock, at DISPATCH_LEVEL, where neither
+        //  RtlEqualUnicodeString nor RtlUpcaseUnicodeChar may be called.
+        //
+
         (VOID)FltGetVolumeName(FltObjects->Volume, NULL, &needed);
         if (needed != 0 && needed < MAXUSHORT) {
             context->VolumeName.Buffer = (PWCH)FbAllocate(needed, FB_TAG_NAME);
@@ -555,6 +567,11 @@ FbInstanceSetup(
                 context->VolumeName.MaximumLength = (USHORT)needed;
                 if (!NT_SUCCESS(FltGetVolumeName(FltObjects->Volume, &context->VolumeName, NULL))) {
                     context->VolumeName.Length = 0;
+                } else {
+                    ULONG index;
+                    for (index = 0; index < (ULONG)context->VolumeName.Length / sizeof(WCHAR); index += 1) {
+                        context->VolumeName.Buffer[index] = RtlUpcaseUnicodeChar(context->VolumeName.Buffer[index]);
+                    }
                 }
             }
         }

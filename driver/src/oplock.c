@@ -124,7 +124,7 @@ FbOperationCreate(
     operation->Minor = Data->Iopb->MinorFunction;
     FbRequestorIds(Data, &operation->ProcessId, &operation->ThreadId);
     if (FLT_IS_FASTIO_OPERATION(Data)) {
-        operation->Flags |= FB_OP_FAST_IO;
+        FbOpSetFlags(operation, FB_OP_FAST_IO);
     }
 
     return operation;
@@ -177,6 +177,11 @@ Routine Description:
     breaks, a waiter that is released, a lock range that is freed) can name
     it as the cause.
 
+    After FLT_PREOP_PENDING the operation may be resumed on a work item
+    (and enter the lock package there) before the thread that got PENDING
+    has left: the latest thread to enter owns the mark, and only that
+    thread's leave removes it.
+
 IRQL:
 
     <= DISPATCH_LEVEL.
@@ -192,11 +197,11 @@ FbOperationEnterPackage(
     KIRQL oldIrql;
 
     KeAcquireSpinLock(&stream->Lock, &oldIrql);
-    if ((Operation->Flags & FB_OP_ACTIVE) == 0) {
-        Operation->ActiveThread = PsGetCurrentThread();
+    if (!FbOpTestFlags(Operation, FB_OP_ACTIVE)) {
         InsertTailList(&stream->ActiveOps, &Operation->ActiveLink);
-        Operation->Flags |= FB_OP_ACTIVE;
+        FbOpSetFlags(Operation, FB_OP_ACTIVE);
     }
+    Operation->ActiveThread = PsGetCurrentThread();
     KeReleaseSpinLock(&stream->Lock, oldIrql);
 }
 
@@ -210,10 +215,10 @@ FbOperationLeavePackage(
     KIRQL oldIrql;
 
     KeAcquireSpinLock(&stream->Lock, &oldIrql);
-    if ((Operation->Flags & FB_OP_ACTIVE) != 0) {
+    if (FbOpTestFlags(Operation, FB_OP_ACTIVE) && Operation->ActiveThread == PsGetCurrentThread()) {
         RemoveEntryList(&Operation->ActiveLink);
         InitializeListHead(&Operation->ActiveLink);
-        Operation->Flags &= ~FB_OP_ACTIVE;
+        FbOpClearFlags(Operation, FB_OP_ACTIVE);
         Operation->ActiveThread = NULL;
     }
     KeReleaseSpinLock(&stream->Lock, oldIrql);
@@ -278,9 +283,9 @@ FbOperationMarkPended(
     KIRQL oldIrql;
 
     KeAcquireSpinLock(&instance->Lock, &oldIrql);
-    if ((Operation->Flags & FB_OP_PENDED) == 0) {
+    if (!FbOpTestFlags(Operation, FB_OP_PENDED)) {
         InsertTailList(&instance->Pended, &Operation->PendedLink);
-        Operation->Flags |= FB_OP_PENDED;
+        FbOpSetFlags(Operation, FB_OP_PENDED);
         InterlockedIncrement(&FbGlobals.PendedOperations);
         KeClearEvent(&instance->PendedDrained);
     }
@@ -297,10 +302,10 @@ FbOperationUnmarkPended(
     KIRQL oldIrql;
 
     KeAcquireSpinLock(&instance->Lock, &oldIrql);
-    if ((Operation->Flags & FB_OP_PENDED) != 0) {
+    if (FbOpTestFlags(Operation, FB_OP_PENDED)) {
         RemoveEntryList(&Operation->PendedLink);
         InitializeListHead(&Operation->PendedLink);
-        Operation->Flags &= ~FB_OP_PENDED;
+        FbOpClearFlags(Operation, FB_OP_PENDED);
         InterlockedDecrement(&FbGlobals.PendedOperations);
         if (IsListEmpty(&instance->Pended)) {
             KeSetEvent(&instance->PendedDrained, IO_NO_INCREMENT, FALSE);
@@ -376,12 +381,12 @@ FbOplockCall(
     FbOperationLeavePackage(Operation);
 
     if (result != FLT_PREOP_PENDING) {
-        FbOperationUnmarkPended(Operation);
-        FbOperationRelease(Operation);
         if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK &&
             data->IoStatus.Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
-            Operation->Flags |= FB_OP_BREAK_IN_PROGRESS;
+            FbOpSetFlags(Operation, FB_OP_BREAK_IN_PROGRESS);
         }
+        FbOperationUnmarkPended(Operation);
+        FbOperationRelease(Operation);
     }
 
     return result;
@@ -503,7 +508,11 @@ Routine Description:
 
     Pre-post routine: the package is about to post the operation to a
     worker thread while it waits for a break. Reads and writes lock their
-    user buffer now, while still in the requestor's context.
+    user buffer now, while still in the requestor's context (the
+    FltCheckOplockEx / FltLockUserBuffer pages: a posted operation runs in
+    a system thread, where a raw user address means nothing). When the
+    buffer cannot be locked the operation is marked, and its continuation
+    fails it with that status instead of sending it down.
 
 Arguments:
 
@@ -529,13 +538,26 @@ FbOplockPrePost(
 {
     PFB_OPERATION operation = (PFB_OPERATION)Context;
     UCHAR major = Data->Iopb->MajorFunction;
+    NTSTATUS status;
 
     if (operation != NULL) {
-        operation->Flags |= FB_OP_WAITED;
+        FbOpSetFlags(operation, FB_OP_WAITED);
     }
 
-    if (major == IRP_MJ_READ || major == IRP_MJ_WRITE) {
-        (VOID)FltLockUserBuffer(Data);
+    //
+    //  An IRP_MN_MDL read or write has no user buffer (the file system
+    //  returns an MDL chain), and a zero-length one has nothing to lock.
+    //
+
+    if ((major == IRP_MJ_READ || major == IRP_MJ_WRITE) &&
+        (Data->Iopb->MinorFunction & IRP_MN_MDL) == 0 &&
+        ((major == IRP_MJ_READ) ? Data->Iopb->Parameters.Read.Length
+                                : Data->Iopb->Parameters.Write.Length) != 0) {
+        status = FltLockUserBuffer(Data);
+        if (!NT_SUCCESS(status) && operation != NULL) {
+            operation->LockStatus = status;
+            FbOpSetFlags(operation, FB_OP_BUFFER_UNLOCKED);
+        }
     }
 }
 
@@ -641,6 +663,17 @@ FbResumePended(
     }
 
     if (Operation->Major == IRP_MJ_CREATE) {
+
+        //
+        //  The create ends here without a post-create: end the in-flight
+        //  count FbStreamLookupForCreate took, as the pre-create does for
+        //  a create it completes itself (otherwise the stream never leaves
+        //  the table).
+        //
+
+        if (Operation->Stream->Managed) {
+            FbStreamCreateDone(Operation->Stream, FALSE, TRUE);
+        }
         FbCreateEmit(Operation, data, data->IoStatus.Status, 0, 0);
     }
     FltCompletePendedPreOperation(data, FLT_PREOP_COMPLETE, NULL);
@@ -690,7 +723,7 @@ FbOplockWaitComplete(
         return;
     }
 
-    operation->Flags |= FB_OP_WAITED;
+    FbOpSetFlags(operation, FB_OP_WAITED);
     FbEmitBreakCompleted(operation, status);
 
     if (!NT_SUCCESS(status)) {
@@ -706,13 +739,16 @@ FbOplockWaitComplete(
     //  post-operation, on that thread.
     //
 
-    queued = FltQueueDeferredIoWorkItem(operation->WorkItem, Data, FbContinueWorker,
-                                        DelayedWorkQueue, operation);
+    queued = (operation->WorkItem != NULL)
+                 ? FltQueueDeferredIoWorkItem(operation->WorkItem, Data, FbContinueWorker,
+                                              DelayedWorkQueue, operation)
+                 : STATUS_INSUFFICIENT_RESOURCES;
     if (!NT_SUCCESS(queued)) {
 
         //
-        //  Not safe to post (teardown, or a paging operation): fail it
-        //  rather than skip the checks that remain.
+        //  Not safe to post (teardown, or a paging operation), or no work
+        //  item left (see FbContinueWorker): fail it rather than skip the
+        //  checks that remain.
         //
 
         Data->IoStatus.Status = queued;
@@ -730,7 +766,12 @@ Routine Description:
 
 Arguments:
 
-    WorkItem - our deferred work item (reused; freed with the operation).
+    WorkItem - the operation's deferred work item; this routine frees it
+    (FltQueueDeferredIoWorkItem: the work routine frees its work item) and
+    gives the operation a fresh one before anything can queue it again: the
+    continuation may wait for a second break (a create after
+    FltOplockBreakH), whose wait-complete routine can run on another thread
+    before this routine has returned.
 
     Data - the operation.
 
@@ -755,12 +796,14 @@ FbContinueWorker(
 {
     PFB_OPERATION operation = (PFB_OPERATION)Context;
 
-    UNREFERENCED_PARAMETER(WorkItem);
-
     if (operation == NULL) {
+        FltFreeDeferredIoWorkItem(WorkItem);
         FltCompletePendedPreOperation(Data, FLT_PREOP_SUCCESS_NO_CALLBACK, NULL);
         return;
     }
+
+    operation->WorkItem = FltAllocateDeferredIoWorkItem();
+    FltFreeDeferredIoWorkItem(WorkItem);
 
     FbResumePended(operation, FbOperationContinue(operation));
 }

@@ -427,7 +427,8 @@ Return Value:
 
 IRQL:
 
-    Any (RtlUpcaseUnicodeChar reads the resident upcase table).
+    <= APC_LEVEL (RtlUpcaseUnicodeChar's documented limit); called from
+    FbPolicyClassify at PASSIVE_LEVEL.
 
 --*/
 static BOOLEAN

@@ -12,11 +12,17 @@ Abstract:
 
     Managed stream (docs/events.md, "read / write"): fast I/O is refused
     (FLT_PREOP_DISALLOW_FASTIO) so every read and write comes as an IRP and
-    passes the checks; FltCheckOplockEx (may pend: the pre-post routine
-    locks the user buffer), then FltCheckLockForReadAccess /
-    FltCheckLockForWriteAccess, failing the I/O with
+    passes the checks - the cached fast-I/O MDL paths too
+    (IRP_MJ_MDL_READ, IRP_MJ_PREPARE_MDL_WRITE, used by the SMB server),
+    which would otherwise read or write through the cache without ever
+    reaching IRP_MJ_READ / IRP_MJ_WRITE; FltCheckOplockEx (may pend: the
+    pre-post routine locks the user buffer), then FltCheckLockForReadAccess
+    / FltCheckLockForWriteAccess, failing the I/O with
     STATUS_FILE_LOCK_CONFLICT (IO_REFUSED). Data still goes to the file
-    system below. IO at completion.
+    system below. IO at completion. An IRP_MN_COMPLETE read or write only
+    hands back the MDL of an earlier MDL read/write (no data moves); it is
+    never checked, because failing it would leave the cache pages locked
+    (fastfat read.c / write.c skip it the same way).
 
     Observe root: IO_REFUSED when the file system failed it with
     STATUS_FILE_LOCK_CONFLICT, IO otherwise.
@@ -207,6 +213,20 @@ FbReadWriteAfterOplock(
     FB_EVENT event;
     BOOLEAN allowed;
 
+    if (FbOpTestFlags(Operation, FB_OP_BUFFER_UNLOCKED)) {
+
+        //
+        //  It waited for a break and its user buffer could not be locked
+        //  before it was posted (FbOplockPrePost): sending it down from the
+        //  work item would hand the file system a user address outside the
+        //  requestor's process.
+        //
+
+        data->IoStatus.Status = Operation->LockStatus;
+        data->IoStatus.Information = 0;
+        return FLT_PREOP_COMPLETE;
+    }
+
     FltAcquireResourceShared(&Operation->Stream->Resource);
     allowed = FbFileLockCheckIo(Operation);
     FltReleaseResource(&Operation->Stream->Resource);
@@ -275,6 +295,7 @@ FbPreReadWrite(
     *CompletionContext = NULL;
 
     if ((Data->Iopb->IrpFlags & IRP_PAGING_IO) != 0 ||
+        (FLT_IS_IRP_OPERATION(Data) && (Data->Iopb->MinorFunction & IRP_MN_COMPLETE) != 0) ||
         !FbStreamGetForOperation(FltObjects, &stream, &handle)) {
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
@@ -393,4 +414,54 @@ FbPostReadWrite(
     }
 
     return FLT_POSTOP_FINISHED_PROCESSING;
+}
+
+/*++
+
+Routine Description:
+
+    Pre-operation of the fast-I/O MDL paths IRP_MJ_MDL_READ and
+    IRP_MJ_PREPARE_MDL_WRITE: refused for managed streams (the caller then
+    sends an IRP_MJ_READ / IRP_MJ_WRITE with IRP_MN_MDL, which gets the
+    oplock and byte-range lock checks); passed for everything else.
+
+Arguments:
+
+    Data, FltObjects - the operation.
+
+    CompletionContext - unused (no post-operation).
+
+Return Value:
+
+    FLT_PREOP_DISALLOW_FASTIO or FLT_PREOP_SUCCESS_NO_CALLBACK.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+FLT_PREOP_CALLBACK_STATUS
+FLTAPI
+FbPreFastIoMdl(
+    _Inout_ PFLT_CALLBACK_DATA Data,
+    _In_ PCFLT_RELATED_OBJECTS FltObjects,
+    _Flt_CompletionContext_Outptr_ PVOID *CompletionContext
+    )
+{
+    FLT_PREOP_CALLBACK_STATUS result = FLT_PREOP_SUCCESS_NO_CALLBACK;
+    PFB_STREAM stream;
+    PFB_HANDLE handle;
+
+    *CompletionContext = NULL;
+
+    if (!FLT_IS_FASTIO_OPERATION(Data) || !FbStreamGetForOperation(FltObjects, &stream, &handle)) {
+        return FLT_PREOP_SUCCESS_NO_CALLBACK;
+    }
+
+    if (stream->Managed) {
+        result = FLT_PREOP_DISALLOW_FASTIO;
+    }
+
+    FbStreamRelease(stream, handle);
+    return result;
 }

@@ -336,7 +336,8 @@ Return Value:
 
 IRQL:
 
-    <= APC_LEVEL.
+    <= DISPATCH_LEVEL (a spin lock, and FltReleaseContext of a non-paged
+    context, which Filter Manager defers to a work item at DISPATCH_LEVEL).
 
 --*/
 static VOID
@@ -368,7 +369,7 @@ FbStreamAdjust(
     }
 }
 
-_IRQL_requires_max_(APC_LEVEL)
+_IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 FbStreamCreateDone(
     _In_ PFB_STREAM Stream,
@@ -380,11 +381,13 @@ FbStreamCreateDone(
 Routine Description:
 
     Post-create bookkeeping: one more file object when the create opened
-    the stream; the in-flight create count drops when it was counted.
+    the stream; the in-flight create count drops when it was counted. Also
+    called when a pended create is completed without a post-create
+    (FbResumePended).
 
 IRQL:
 
-    <= APC_LEVEL.
+    <= DISPATCH_LEVEL.
 
 --*/
 {

@@ -94,6 +94,7 @@ const NTOSKRNL = new Set([
   'RtlInitUnicodeString',
   'RtlUpcaseUnicodeChar',
   'ZwClose',
+  'ZwWaitForSingleObject',
 ]);
 
 const HAL = new Set(['KeGetCurrentIrql', 'KfRaiseIrql', 'KfLowerIrql']);

@@ -221,6 +221,12 @@ void ObDereferenceObject(PVOID Object)
 
 NTSTATUS ZwClose(HANDLE Handle) { (void)Handle; return STATUS_SUCCESS; }
 
+NTSTATUS ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_INTEGER Timeout)
+{
+    /* The harness's thread handle is the thread object itself. */
+    return KeWaitForSingleObject(Handle, Executive, KernelMode, Alertable, Timeout);
+}
+
 LONG InterlockedIncrement(volatile LONG *Value) { return __atomic_add_fetch(Value, 1, __ATOMIC_SEQ_CST); }
 LONG InterlockedDecrement(volatile LONG *Value) { return __atomic_sub_fetch(Value, 1, __ATOMIC_SEQ_CST); }
 LONG InterlockedExchange(volatile LONG *Value, LONG New) { return __atomic_exchange_n(Value, New, __ATOMIC_SEQ_CST); }

@@ -205,6 +205,7 @@ NTSTATUS PsTerminateSystemThread(NTSTATUS Status);
 NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK Access, POBJECT_TYPE Type, KPROCESSOR_MODE Mode, PVOID *Object, PVOID Info);
 void ObDereferenceObject(PVOID Object);
 NTSTATUS ZwClose(HANDLE Handle);
+NTSTATUS ZwWaitForSingleObject(HANDLE Handle, BOOLEAN Alertable, PLARGE_INTEGER Timeout);
 LONG InterlockedIncrement(volatile LONG *Value);
 LONG InterlockedDecrement(volatile LONG *Value);
 LONG InterlockedExchange(volatile LONG *Value, LONG New);
