@@ -10,15 +10,32 @@ Abstract:
 
     IRP_MJ_CLEANUP: the last user handle of a file object was closed.
 
-    Managed stream (docs/events.md, "cleanup"): FltCheckOplockEx without
-    wait routines (cleanup never waits; it ends the handle's own held
-    oplock request and releases operations waiting on it), then
-    FsRtlFastUnlockAll for the handle's byte-range locks (UNLOCKED per
-    range, waiters granted, UNLOCK_ALL with CLEANUP when anything was
-    released), then the handle stops counting for share access. Cleanup
-    never fails. The CLEANUP record is emitted at post-cleanup.
+    Managed stream (docs/events.md, "cleanup"), in the order of fastfat
+    cleanup.c FatCommonCleanup:
 
-    Observe root: CLEANUP at post-cleanup.
+      1. FsRtlFastUnlockAll for the handle's byte-range locks: its
+         callbacks emit in the lock package's order (UNLOCKED per range,
+         shared then exclusive; the handle's own waiting requests end with
+         STATUS_RANGE_NOT_LOCKED; other waiters granted), then UNLOCK_ALL
+         with CLEANUP when anything was released;
+      2. the handle stops counting (open handles, share access: fastfat
+         removes the share access before its oplock check), with the
+         delete bookkeeping of the CLEANUP flags (FbStreamCleanupHandle);
+      3. FltCheckOplockEx without wait routines (cleanup never waits; it
+         ends the handle's own held oplock request and releases operations
+         waiting on it). The operations it releases continue from the
+         post-cleanup, after the file system's own cleanup (oplock.c).
+
+    Cleanup never fails. The CLEANUP record is emitted at post-cleanup.
+
+    CLEANUP flags (what the filter saw; it cannot ask the file system at
+    cleanup): DELETE_ON_CLOSE for a delete-on-close handle, which makes the
+    stream delete-pending; DELETED when the last handle of a delete-pending
+    stream (a disposition seen to succeed, or a delete-on-close handle) is
+    cleaned up.
+
+    Observe root: the handle stops counting; CLEANUP at post-cleanup with
+    the same flags.
 
     Twin: src/model/filter/cleanup.ts.
 
@@ -35,16 +52,17 @@ Environment:
 Routine Description:
 
     What a managed stream's cleanup must do even when no FB_OPERATION could
-    be allocated: FltCheckOplockEx (the oplock package ends the handle's
-    own oplock requests and releases operations waiting on them) and
-    FsRtlFastUnlockAll for the closing file object and process, both under
-    the stream's resource held shared, as on the normal path. No events.
+    be allocated, in the normal path's order: FsRtlFastUnlockAll for the
+    closing file object and process, the handle stops counting, and
+    FltCheckOplockEx (the oplock package ends the handle's own oplock
+    requests and releases operations waiting on them), under the stream's
+    resource held shared. No events.
 
 Arguments:
 
     Data - the cleanup.
 
-    Stream - the handle's stream.
+    Stream, Handle - the handle's stream and handle context.
 
 Return Value:
 
@@ -58,27 +76,31 @@ IRQL:
 static VOID
 FbCleanupEssential(
     _In_ PFLT_CALLBACK_DATA Data,
-    _In_ PFB_STREAM Stream
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
     )
 {
     if (!Stream->ResourceReady) {
+        (VOID)FbStreamCleanupHandle(Stream, Handle);
         return;
     }
 
     FltAcquireResourceShared(&Stream->Resource);
 
-    if (Stream->OplockReady) {
+    if (Stream->FileLock != NULL) {
         __try {
-            (VOID)FltCheckOplockEx(&Stream->Oplock, Data, 0, NULL, NULL, NULL);
+            (VOID)FsRtlFastUnlockAll(Stream->FileLock, Data->Iopb->TargetFileObject,
+                                     FltGetRequestorProcess(Data), Stream);
         } __except (EXCEPTION_EXECUTE_HANDLER) {
             NOTHING;
         }
     }
 
-    if (Stream->FileLock != NULL) {
+    (VOID)FbStreamCleanupHandle(Stream, Handle);
+
+    if (Stream->OplockReady) {
         __try {
-            (VOID)FsRtlFastUnlockAll(Stream->FileLock, Data->Iopb->TargetFileObject,
-                                     FltGetRequestorProcess(Data), Stream);
+            (VOID)FltCheckOplockEx(&Stream->Oplock, Data, 0, NULL, NULL, NULL);
         } __except (EXCEPTION_EXECUTE_HANDLER) {
             NOTHING;
         }
@@ -132,11 +154,12 @@ FbPreCleanup(
 
     if (!stream->Managed) {
         PFB_OBSERVE_OP observe = FbObserveOpCreate(Data, stream, handle);
-        FbStreamCountOpen(stream, handle, FALSE);
+        ULONG cleanupFlags = FbStreamCleanupHandle(stream, handle);
         FbStreamRelease(stream, handle);
         if (observe == NULL) {
             return FLT_PREOP_SUCCESS_NO_CALLBACK;
         }
+        observe->Level = cleanupFlags;          /* the CLEANUP flags, for the post-cleanup */
         *CompletionContext = observe;
         return FLT_PREOP_SUCCESS_WITH_CALLBACK;
     }
@@ -151,20 +174,18 @@ FbPreCleanup(
         //  dismounted): do the essential part without our bookkeeping.
         //
 
-        FbCleanupEssential(Data, stream);
-        FbStreamCountOpen(stream, handle, FALSE);
+        FbCleanupEssential(Data, stream, handle);
         handle->CleanedUp = TRUE;
         FbStreamRelease(stream, handle);
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
     FbStreamRelease(stream, handle);
 
-    if ((operation->Handle->CreateOptions & FILE_DELETE_ON_CLOSE) != 0) {
-        operation->Handle->CleanupFlags |= FLTB_CLEANUP_DELETE_ON_CLOSE;
-    }
+    //
+    //  1. The handle's byte-range locks.
+    //
 
     FltAcquireResourceShared(&operation->Stream->Resource);
-    (VOID)FbOplockCheck(operation, 0, FALSE);
     released = FbFileLockUnlockAllAtCleanup(operation);
     FltReleaseResource(&operation->Stream->Resource);
 
@@ -179,8 +200,22 @@ FbPreCleanup(
         FbEventPost(&event);
     }
 
-    FbStreamCountOpen(operation->Stream, operation->Handle, FALSE);
+    //
+    //  2. The handle stops counting.
+    //
+
+    operation->Handle->CleanupFlags = FbStreamCleanupHandle(operation->Stream, operation->Handle);
     operation->Handle->CleanedUp = TRUE;
+
+    //
+    //  3. The oplock: the handle's state goes; the waiters it releases are
+    //  kept for the post-cleanup.
+    //
+
+    FbOpSetFlags(operation, FB_OP_COLLECT_RELEASED);
+    FltAcquireResourceShared(&operation->Stream->Resource);
+    (VOID)FbOplockCheck(operation, 0, FALSE);
+    FltReleaseResource(&operation->Stream->Resource);
 
     *CompletionContext = operation;
     return FLT_PREOP_SUCCESS_WITH_CALLBACK;
@@ -191,7 +226,8 @@ FbPreCleanup(
 Routine Description:
 
     Post-cleanup: emits CLEANUP; forgets held oplock requests of the
-    handle that no watch instance reported ending.
+    handle that no watch instance reported ending; continues the
+    operations the cleanup's oplock check released.
 
 IRQL:
 
@@ -225,6 +261,7 @@ FbPostCleanup(
                               observe->ProcessId, observe->ThreadId);
             event.Payload.Cleanup.OpenHandlesRemaining = (ULONG)((observe->Stream->OpenHandles > 0)
                                                                  ? observe->Stream->OpenHandles : 0);
+            event.Payload.Cleanup.CleanupFlags = observe->Level;
             FbEventPost(&event);
         }
         FbObserveOpRelease(observe);
@@ -246,6 +283,13 @@ FbPostCleanup(
             event.Payload.Cleanup.CleanupFlags = operation->Handle->CleanupFlags;
             FbEventPost(&event);
         }
+
+        //
+        //  The file system has cleaned the handle up: what the oplock check
+        //  released may continue now.
+        //
+
+        FbResumeReleasedWaiters(operation);
         FbOperationRelease(operation);
     }
 

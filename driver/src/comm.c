@@ -41,10 +41,13 @@ Abstract:
       8. output smaller than the command's reply    BUFFER_TOO_SMALL
       9. execution                                  the command's status
 
-    Driver-only rules on top (the model's names are scenario paths, not NT
-    paths): a namespace or probe path must start with a backslash and hold
-    no NUL; a read probe's offset must be below 2^63 (ByteOffset is a
-    LARGE_INTEGER; negative values are special to the I/O manager).
+    Rules on top of the wire format (docs/protocol.md: they are about what
+    the names and offsets mean, so the codec does not check them; the model
+    twin applies them at the same points): a namespace or probe path must
+    be an NT path - it starts with a backslash and holds no NUL (probe
+    paths at step 7, namespace paths when CONFIGURE is applied, after step
+    8); a read probe's offset must be below 2^63 (ByteOffset is a
+    LARGE_INTEGER; negative values are special to the I/O manager; step 7).
 
     Refused commands get a bare FLTB_REPLY_HEADER (Size 24), except a HELLO
     with no common version, which gets the full HELLO reply. A reply's

@@ -10,30 +10,47 @@ Abstract:
 
     IRP_MJ_CREATE.
 
-    Pre-create classifies the name against the policy. For a managed
-    stream (docs/events.md, "create"):
+    Pre-create classifies the name against the policy and reads the target
+    oplock key of the create's GUID_ECP_OPLOCK_KEY ECP, if any
+    (FltGetEcpListFromCallbackData, FltFindExtraCreateParameter; CREATE
+    reports it with FLTB_CREATE_HAS_OPLOCK_KEY). For a managed stream
+    (docs/events.md, "create"), in NTFS's order ([MS-FSA] 2.1.5.1.2;
+    fastfat create.c FatOpenExistingFcb, cdfs/udfs create.c the same):
 
-      1. if the open will meet a sharing violation (predicted from the
-         handles this instance counted, with IoCheckShareAccess's rules)
-         while handle-caching oplocks are held, FltOplockBreakH breaks
-         them first ([MS-FSA] 2.1.5.1.2: the sharing-violation break);
-      2. FltCheckOplockEx checks the open against the oplock (with
-         OPLOCK_FLAG_COMPLETE_IF_OPLOCKED for FILE_COMPLETE_IF_OPLOCKED);
-         either call may pend the create until the break is acknowledged;
-      3. the create goes on to the file system.
+      1. a batch or filter oplock (FltCurrentBatchOplock) is checked
+         before the share check, so that a holder that closes its handle on
+         the break lets the open through; a create that waited here starts
+         over from the top (the file system re-queues it);
+      2. the share check, predicted from the handles this instance
+         counted (IoCheckShareAccess's rules): on a conflict with
+         handle-caching holders FltOplockBreakH breaks H only (RWH -> RW,
+         RH -> R), the create waits for the acknowledgement, and the share
+         check is made again;
+      3. an open that still conflicts gets no FltCheckOplockEx: nothing
+         else is broken for it, it goes down and the file system fails it
+         with STATUS_SHARING_VIOLATION;
+      4. otherwise FltCheckOplockEx (OPLOCK_FLAG_COMPLETE_IF_OPLOCKED for
+         FILE_COMPLETE_IF_OPLOCKED), unless step 1 checked already, and the
+         create goes on to the file system.
+
+    Any of the package calls may pend the create until the break is
+    acknowledged; it continues from a work item (oplock.c).
 
     Post-create attaches the stream and handle contexts, counts the handle,
-    handles FILE_OPEN_REQUIRING_OPLOCK atomically with FltOplockFsctrlEx
-    (backing the open out with FltCancelFileOpen and
-    OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK when no oplock can be granted), turns
-    success into STATUS_OPLOCK_BREAK_IN_PROGRESS when FILE_COMPLETE_IF_OPLOCKED
-    met a break, and emits CREATE.
+    records its oplock key with the package (FltCheckOplockEx with
+    OPLOCK_FLAG_OPLOCK_KEY_CHECK_ONLY: "add the key if one is provided ...
+    no oplock break will occur"), handles FILE_OPEN_REQUIRING_OPLOCK
+    atomically with FltOplockFsctrlEx (backing the open out with
+    FltCancelFileOpen and OPLOCK_FLAG_BACK_OUT_ATOMIC_OPLOCK when no oplock
+    can be granted), turns success into STATUS_OPLOCK_BREAK_IN_PROGRESS when
+    FILE_COMPLETE_IF_OPLOCKED met a break - with FILE_OPBATCH_BREAK_UNDERWAY
+    in Information when it was the batch/filter check's (cdfs/fastfat
+    create.c set it before that check; ntifs.h) - and emits CREATE.
 
     Deviation from NTFS, documented in driver/README.md: NTFS decides the
-    sharing violation itself, after its own oplock checks; a filter can
-    only predict it from the handles it saw (opens from below the filter's
-    altitude, or from before the namespace was configured, are unknown to
-    it).
+    sharing violation itself; a filter can only predict it from the
+    handles it saw (opens from below the filter's altitude, or from before
+    the namespace was configured, are unknown to it).
 
     Twin: src/model/filter/create.ts.
 
@@ -108,6 +125,10 @@ FbCreateEmit(
     event.Payload.Create.CreateDisposition = (parameters->Create.Options >> 24) & 0xFFu;
     event.Payload.Create.CreateOptions = parameters->Create.Options & 0x00FFFFFFu;
     event.Payload.Create.Information = NT_SUCCESS(Status) ? (FLTB_U32)Data->IoStatus.Information : 0u;
+    if (Operation->HasOplockKey) {
+        CreateFlags |= FLTB_CREATE_HAS_OPLOCK_KEY;
+        RtlCopyMemory(event.Payload.Create.OplockKey, &Operation->OplockKey, sizeof(GUID));
+    }
     event.Payload.Create.CreateFlags = CreateFlags;
     event.Payload.Create.FileSize = FileSize;
     FbEventPost(&event);
@@ -117,8 +138,179 @@ FbCreateEmit(
 
 Routine Description:
 
-    Step 2 of a managed pre-create (also run from the work item after a
-    FltOplockBreakH wait): FltCheckOplockEx.
+    The GUID of GUID_ECP_OPLOCK_KEY (ntifs.h: 48850596-3050-4be7-9863-
+    fec350ce8d7f), defined here so that no GUID definition has to be linked
+    in.
+
+--*/
+static const GUID FbGuidEcpOplockKey = {
+    0x48850596, 0x3050, 0x4be7, { 0x98, 0x63, 0xfe, 0xc3, 0x50, 0xce, 0x8d, 0x7f }
+};
+
+/*++
+
+Routine Description:
+
+    Reads the target oplock key of the create's OPLOCK_KEY_ECP_CONTEXT, if
+    the create carries one. ECPs are attached by kernel-mode creators (the
+    SMB server, IoCreateFileEx callers, filters above us); NtCreateFile has
+    no way to pass one from user mode. The context is kernel memory owned
+    by the ECP list for the whole create; its size is checked before its
+    key is copied, and nothing of it is modified (OPLOCK_KEY_ECP_CONTEXT
+    page: "A minifilter should not alter the contents").
+
+Arguments:
+
+    Data - the create.
+
+    Operation - receives HasOplockKey and OplockKey.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+static VOID
+FbCreateOplockKey(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _Inout_ PFB_OPERATION Operation
+    )
+{
+    PECP_LIST ecpList = NULL;
+    PVOID context = NULL;
+    ULONG size = 0;
+
+    if (!NT_SUCCESS(FltGetEcpListFromCallbackData(FbGlobals.Filter, Data, &ecpList)) || ecpList == NULL) {
+        return;
+    }
+
+    if (!NT_SUCCESS(FltFindExtraCreateParameter(FbGlobals.Filter, ecpList, &FbGuidEcpOplockKey,
+                                                &context, &size)) ||
+        context == NULL || size < sizeof(OPLOCK_KEY_ECP_CONTEXT)) {
+        return;
+    }
+
+    RtlCopyMemory(&Operation->OplockKey, &((const OPLOCK_KEY_ECP_CONTEXT *)context)->OplockKey,
+                  sizeof(GUID));
+    Operation->HasOplockKey = TRUE;
+}
+
+static ULONG
+FbCreateCheckFlags(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    return FbOpTestFlags(Operation, FB_OP_COMPLETE_IF_OPLOCKED) ? OPLOCK_FLAG_COMPLETE_IF_OPLOCKED : 0u;
+}
+
+/*++
+
+Routine Description:
+
+    Does the create still meet a sharing violation (predicted)?
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+static BOOLEAN
+FbCreateShareConflict(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PIO_SECURITY_CONTEXT security = Operation->Data->Iopb->Parameters.Create.SecurityContext;
+
+    return (BOOLEAN)(security != NULL &&
+                     FbStreamShareConflict(Operation->Stream, security->DesiredAccess,
+                                           Operation->Data->Iopb->Parameters.Create.ShareAccess));
+}
+
+/*++
+
+Routine Description:
+
+    Steps 1 and 2 of a managed pre-create (module header): the batch/filter
+    check, then the share check and FltOplockBreakH. Also run from the work
+    item after the batch/filter check made the create wait.
+
+Arguments:
+
+    Operation - the create.
+
+Return Value:
+
+    FLT_PREOP_SUCCESS_WITH_CALLBACK, FLT_PREOP_COMPLETE or FLT_PREOP_PENDING.
+
+IRQL:
+
+    PASSIVE_LEVEL.
+
+--*/
+_IRQL_requires_(PASSIVE_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbCreateFromTop(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    FLT_PREOP_CALLBACK_STATUS result = FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    BOOLEAN batch = FALSE;
+
+    //
+    //  Step 1: a batch or filter oplock is checked before the share check.
+    //
+
+    FltAcquireResourceShared(&stream->Resource);
+    if (stream->OplockReady && FltCurrentBatchOplock(&stream->Oplock)) {
+        batch = TRUE;
+        Operation->Stage = FbStageCreateStart;
+        result = FbOplockCheck(Operation, FbCreateCheckFlags(Operation), TRUE);
+    }
+    FltReleaseResource(&stream->Resource);
+
+    if (result != FLT_PREOP_SUCCESS_WITH_CALLBACK) {
+        return result;
+    }
+
+    if (batch) {
+        FbOpSetFlags(Operation, FB_OP_OPLOCK_CHECKED);
+        if (Operation->Data->IoStatus.Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
+            FbOpSetFlags(Operation, FB_OP_BATCH_UNDERWAY);
+        }
+    }
+
+    //
+    //  Step 2: the sharing-violation break of handle-caching oplocks.
+    //
+
+    FltAcquireResourceShared(&stream->Resource);
+    if (stream->OplockReady && FbCreateShareConflict(Operation) && FltCurrentOplockH(&stream->Oplock)) {
+        FbOpSetFlags(Operation, FB_OP_SHARING_BREAK);
+        Operation->Stage = FbStageCreateBreakH;
+        result = FbOplockBreakH(Operation, FbCreateCheckFlags(Operation));
+    }
+    FltReleaseResource(&stream->Resource);
+
+    if (result != FLT_PREOP_SUCCESS_WITH_CALLBACK) {
+        return result;
+    }
+
+    return FbCreateAfterBreakH(Operation);
+}
+
+/*++
+
+Routine Description:
+
+    Steps 3 and 4 of a managed pre-create (also run from the work item
+    after a FltOplockBreakH wait): the share check again; an open that
+    still conflicts goes down without FltCheckOplockEx (the file system
+    fails it); any other gets FltCheckOplockEx unless step 1 checked it.
 
 Arguments:
 
@@ -141,16 +333,15 @@ FbCreateAfterBreakH(
 {
     PFB_STREAM stream = Operation->Stream;
     FLT_PREOP_CALLBACK_STATUS result;
-    ULONG flags = 0;
 
-    if (FbOpTestFlags(Operation, FB_OP_COMPLETE_IF_OPLOCKED)) {
-        flags |= OPLOCK_FLAG_COMPLETE_IF_OPLOCKED;
+    if (FbOpTestFlags(Operation, FB_OP_OPLOCK_CHECKED) || FbCreateShareConflict(Operation)) {
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
     }
 
     Operation->Stage = FbStageCreateCheck;
 
     FltAcquireResourceShared(&stream->Resource);
-    result = FbOplockCheck(Operation, flags, TRUE);
+    result = FbOplockCheck(Operation, FbCreateCheckFlags(Operation), TRUE);
     FltReleaseResource(&stream->Resource);
 
     if (result == FLT_PREOP_PENDING) {
@@ -233,7 +424,6 @@ FbPreCreate(
     PFB_OPERATION operation = NULL;
     PFB_STREAM stream = NULL;
     FLT_PREOP_CALLBACK_STATUS result;
-    PIO_SECURITY_CONTEXT security;
     FB_CLASS klass;
     USHORT managedCount;
     USHORT observedCount;
@@ -290,6 +480,7 @@ FbPreCreate(
     }
     FltReleaseContext(stream);                      /* the operation holds it now */
     operation->FileObjectId = (ULONGLONG)InterlockedIncrement64(&FbGlobals.NextFileObjectId);
+    FbCreateOplockKey(Data, operation);
 
     if (!operation->Stream->Managed) {
         *CompletionContext = operation;
@@ -300,34 +491,7 @@ FbPreCreate(
         FbOpSetFlags(operation, FB_OP_COMPLETE_IF_OPLOCKED);
     }
 
-    //
-    //  Step 1: the sharing-violation break of handle-caching oplocks.
-    //
-
-    security = Data->Iopb->Parameters.Create.SecurityContext;
-    result = FLT_PREOP_SUCCESS_WITH_CALLBACK;
-
-    FltAcquireResourceShared(&operation->Stream->Resource);
-    if (operation->Stream->OplockReady && security != NULL &&
-        FbStreamShareConflict(operation->Stream, security->DesiredAccess,
-                              Data->Iopb->Parameters.Create.ShareAccess) &&
-        FltCurrentOplockH(&operation->Stream->Oplock)) {
-
-        FbOpSetFlags(operation, FB_OP_SHARING_BREAK);
-        operation->Stage = FbStageCreateBreakH;
-        result = FbOplockBreakH(operation,
-                                FbOpTestFlags(operation, FB_OP_COMPLETE_IF_OPLOCKED)
-                                    ? OPLOCK_FLAG_COMPLETE_IF_OPLOCKED : 0u);
-    }
-    FltReleaseResource(&operation->Stream->Resource);
-
-    //
-    //  Step 2: the oplock check proper.
-    //
-
-    if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
-        result = FbCreateAfterBreakH(operation);
-    }
+    result = FbCreateFromTop(operation);
 
     switch (result) {
     case FLT_PREOP_PENDING:
@@ -535,6 +699,29 @@ FbPostCreate(
         }
     }
 
+    if (stream->Managed && stream->OplockReady) {
+
+        //
+        //  The package records the open's oplock key on the file object
+        //  (FltCheckOplockEx, OPLOCK_FLAG_OPLOCK_KEY_CHECK_ONLY: only the
+        //  key, no break, no wait; research notes 7.1 CREATE).
+        //
+
+        IO_STATUS_BLOCK completed = Data->IoStatus;
+
+        FltAcquireResourceShared(&stream->Resource);
+        if (stream->OplockReady) {
+            __try {
+                (VOID)FltCheckOplockEx(&stream->Oplock, Data, OPLOCK_FLAG_OPLOCK_KEY_CHECK_ONLY,
+                                       NULL, NULL, NULL);
+            } __except (EXCEPTION_EXECUTE_HANDLER) {
+                NOTHING;
+            }
+        }
+        FltReleaseResource(&stream->Resource);
+        Data->IoStatus = completed;
+    }
+
     if (stream->Managed &&
         (Data->Iopb->Parameters.Create.Options & FILE_OPEN_REQUIRING_OPLOCK) != 0) {
         status = FbCreateAtomicOplock(Data, FltObjects, operation, stream, &createFlags);
@@ -573,6 +760,9 @@ FbPostCreate(
 
         Data->IoStatus.Status = STATUS_OPLOCK_BREAK_IN_PROGRESS;
         status = STATUS_OPLOCK_BREAK_IN_PROGRESS;
+        if (FbOpTestFlags(operation, FB_OP_BATCH_UNDERWAY)) {
+            Data->IoStatus.Information = FILE_OPBATCH_BREAK_UNDERWAY;
+        }
     }
 
     FbCreateEmit(operation, Data, status, createFlags, fileSize);

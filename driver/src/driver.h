@@ -63,6 +63,10 @@ DECLSPEC_IMPORT PVOID NTAPI ExAllocatePool2(POOL_FLAGS Flags, SIZE_T NumberOfByt
 /* KeQuerySystemTimePrecise (Windows 8+). */
 DECLSPEC_IMPORT VOID NTAPI KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
 
+/* FsRtlAreThereWaitingFileLocks (Windows 8+, ntifs.h): imported through
+   driver/ntoskrnl_extra.def. */
+DECLSPEC_IMPORT BOOLEAN NTAPI FsRtlAreThereWaitingFileLocks(PFILE_LOCK FileLock);
+
 #endif
 
 #ifndef _Flt_CompletionContext_Outptr_
@@ -77,6 +81,15 @@ DECLSPEC_IMPORT VOID NTAPI KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
 #endif
 #ifndef FSCTL_REQUEST_FILTER_OPLOCK
 #define FSCTL_REQUEST_FILTER_OPLOCK CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 23, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#endif
+#ifndef FILE_OPBATCH_BREAK_UNDERWAY
+#define FILE_OPBATCH_BREAK_UNDERWAY              0x00000009
+#endif
+#ifndef FILE_DISPOSITION_DELETE
+#define FILE_DISPOSITION_DELETE                  0x00000001
+#endif
+#ifndef FILE_DISPOSITION_ON_CLOSE
+#define FILE_DISPOSITION_ON_CLOSE                0x00000008
 #endif
 
 /* ------------------------------------------------------------------------ */
@@ -102,6 +115,7 @@ DECLSPEC_IMPORT VOID NTAPI KeQuerySystemTimePrecise(PLARGE_INTEGER CurrentTime);
 #define FB_TAG_POLICY        FB_TAG('F', 'b', 'P', 'l') /* FB_POLICY */
 #define FB_TAG_PROBE         FB_TAG('F', 'b', 'P', 'r') /* FB_PROBE */
 #define FB_TAG_PROBE_BUFFER  FB_TAG('F', 'b', 'P', 'b') /* probe I/O buffers */
+#define FB_TAG_DEFERRED      FB_TAG('F', 'b', 'D', 'f') /* FB_DEFERRED_EVENT */
 
 /* ------------------------------------------------------------------------ */
 /* Small helpers.                                                            */
@@ -574,7 +588,7 @@ typedef struct _FB_STREAM {
     BOOLEAN InTable;
     BOOLEAN ResourceReady;
     BOOLEAN OplockReady;            /* FltInitializeOplock done, not yet torn down */
-    BOOLEAN DeletePending;
+    BOOLEAN DeletePending;          /* as the filter saw it (dispositions, delete-on-close); Lock */
     BOOLEAN Reserved[3];
 
     UNICODE_STRING Name;            /* as opened (normalized), FB_TAG_NAME */
@@ -605,18 +619,24 @@ typedef struct _FB_STREAM {
     LIST_ENTRY ActiveOps;           /* FB_OPERATION inside a package call */
     LIST_ENTRY HeldOplocks;         /* FB_OPLOCK_HOLD */
     LIST_ENTRY LockOps;             /* FB_LOCK_OP */
+    LIST_ENTRY Handles;             /* FB_HANDLE counted open (FB_HANDLE.StreamLink) */
 
 } FB_STREAM, *PFB_STREAM;
 
 typedef struct _FB_HANDLE {
     ULONGLONG FileObjectId;
     PFB_STREAM Stream;              /* referenced (FltReferenceContext) */
+    LIST_ENTRY StreamLink;          /* on Stream->Handles while Listed (Stream->Lock) */
     ACCESS_MASK Access;
     ULONG ShareAccess;
     ULONG CreateOptions;
     BOOLEAN CountsForShare;
     BOOLEAN CleanedUp;
-    BOOLEAN Reserved[2];
+    BOOLEAN Listed;                 /* counted open: on Stream->Handles */
+    BOOLEAN HasOplockKey;           /* the create carried GUID_ECP_OPLOCK_KEY */
+    BOOLEAN DeleteOnClose;          /* FILE_DELETE_ON_CLOSE, or a disposition with ON_CLOSE (Stream->Lock) */
+    BOOLEAN Reserved[3];
+    GUID OplockKey;                 /* the target oplock key, when HasOplockKey */
     ULONG LocksReleasedAtCleanup;
     ULONG CleanupFlags;
     volatile LONG64 LastBrokenRequest;  /* operation id of the last request broken with ack */
@@ -634,6 +654,10 @@ typedef struct _FB_HANDLE {
 #define FB_OP_ACTIVE            0x0020u  /* on the stream's ActiveOps list */
 #define FB_OP_FAST_IO           0x0040u
 #define FB_OP_BUFFER_UNLOCKED   0x0080u  /* pre-post: FltLockUserBuffer failed (LockStatus) */
+#define FB_OP_OPLOCK_CHECKED    0x0200u  /* create: the batch/filter check ran FltCheckOplockEx */
+#define FB_OP_BATCH_UNDERWAY    0x0400u  /* create: that check said STATUS_OPLOCK_BREAK_IN_PROGRESS */
+#define FB_OP_OFFSET_RESOLVED   0x0800u  /* write to end of file: ResolvedOffset holds the offset */
+#define FB_OP_COLLECT_RELEASED  0x1000u  /* cleanup: waiters it releases resume from its post-cleanup */
 
 //
 //  FB_OPERATION.Flags is written by several threads at once: the thread
@@ -652,7 +676,8 @@ typedef struct _FB_HANDLE {
 
 typedef enum _FB_OP_STAGE {
     FbStageNone = 0,
-    FbStageCreateBreakH,            /* create waited in FltOplockBreakH; FltCheckOplockEx next */
+    FbStageCreateStart,             /* create waited in the batch/filter check; from the top again */
+    FbStageCreateBreakH,            /* create waited in FltOplockBreakH; share check, FltCheckOplockEx next */
     FbStageCreateCheck,             /* create waited in FltCheckOplockEx */
     FbStageReadWrite,               /* read/write waited; lock check next */
     FbStageLock,                    /* lock control waited; FltProcessFileLock next */
@@ -692,7 +717,27 @@ typedef struct _FB_OPERATION {
     USHORT Reserved;
     ULONG UnlockCount;                      /* ranges the unlock routine saw */
     NTSTATUS LockStatus;                    /* FltLockUserBuffer's failure (FB_OP_BUFFER_UNLOCKED) */
+    BOOLEAN HasOplockKey;                   /* create: GUID_ECP_OPLOCK_KEY found */
+    BOOLEAN Reserved2[7];
+    GUID OplockKey;                         /* create: the target oplock key */
+    ULONGLONG ResolvedOffset;               /* write to end of file (FB_OP_OFFSET_RESOLVED) */
+    PETHREAD DeferThread;                   /* thread whose package call defers its breaks (Stream->Lock) */
+    LIST_ENTRY DeferredEvents;              /* FB_DEFERRED_EVENT this operation caused (Stream->Lock) */
+    LIST_ENTRY ReleasedWaiters;             /* cleanup: FB_OPERATION it released (Stream->Lock) */
+    LIST_ENTRY ReleasedLink;                /* on a cleanup's ReleasedWaiters (Stream->Lock) */
 } FB_OPERATION, *PFB_OPERATION;
+
+//
+//  An OPLOCK_BREAK record whose OPERATION_WAITS flag is not known yet: it
+//  waits on its causer's DeferredEvents until the causer's package call
+//  returns (or its wait ends, which proves it waited).
+//
+
+typedef struct _FB_DEFERRED_EVENT {
+    LIST_ENTRY Link;
+    PETHREAD Thread;                /* the thread inside the causer's package call */
+    FB_EVENT Event;
+} FB_DEFERRED_EVENT, *PFB_DEFERRED_EVENT;
 
 //
 //  An oplock request the package holds for a managed stream (granted, not
@@ -704,6 +749,16 @@ typedef enum _FB_HOLD_STATE {
     FbHoldGranted,
     FbHoldEnded
 } FB_HOLD_STATE;
+
+//
+//  What an oplock FSCTL is (FbDecodeOplockFsctl).
+//
+
+typedef enum _FB_FSCTL_KIND {
+    FbFsctlRequest = 1,             /* legacy requests, FSCTL_REQUEST_OPLOCK with REQUEST */
+    FbFsctlAck,                     /* legacy acks, FSCTL_REQUEST_OPLOCK with ACK */
+    FbFsctlNotify                   /* FSCTL_OPLOCK_BREAK_NOTIFY */
+} FB_FSCTL_KIND;
 
 typedef struct _FB_OPLOCK_HOLD {
     LIST_ENTRY Link;
@@ -717,10 +772,12 @@ typedef struct _FB_OPLOCK_HOLD {
     ULONG FsControlCode;
     ULONG Level;                    /* FLTB_OPLOCK_* */
     FB_HOLD_STATE State;
+    FB_FSCTL_KIND Kind;
+    BOOLEAN IsOplock;               /* held means an oplock is held (OPLOCK_GRANTED is due) */
     BOOLEAN GrantedEmitted;
     BOOLEAN InCall;                 /* its requester is still inside FltOplockFsctrlEx: */
                                     /* only the requester may unlink and free it */
-    BOOLEAN Reserved[2];
+    BOOLEAN Reserved;
 } FB_OPLOCK_HOLD, *PFB_OPLOCK_HOLD;
 
 //
@@ -763,6 +820,11 @@ typedef struct _FB_OBSERVE_OP {
     ULONG ThreadId;
     ULONG Level;
     ULONG FsControlCode;
+    ULONG InputFlags;               /* REQUEST_OPLOCK_INPUT_FLAG_* of an oplock FSCTL */
+    FB_FSCTL_KIND FsctlKind;        /* oplock FSCTLs */
+    BOOLEAN OffsetResolved;         /* a write to end of file: Offset is where it went */
+    BOOLEAN Reserved[7];
+    ULONGLONG Offset;
 } FB_OBSERVE_OP, *PFB_OBSERVE_OP;
 
 /* init.c */
@@ -849,6 +911,34 @@ FbStreamCountOpen(
     _In_ PFB_STREAM Stream,
     _In_ PFB_HANDLE Handle,
     _In_ BOOLEAN Add
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+ULONG
+FbStreamCleanupHandle(
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbStreamAllKeysMatch(
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbStreamDeletePending(
+    _In_ PFB_STREAM Stream
+    );
+
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbQueryFileSizes(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _Out_ PLONGLONG EndOfFile,
+    _Out_ PLONGLONG AllocationSize
     );
 
 _IRQL_requires_(PASSIVE_LEVEL)
@@ -983,7 +1073,40 @@ FbResumePended(
     _In_ FLT_PREOP_CALLBACK_STATUS Decision
     );
 
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbDeferBreakEvent(
+    _In_ PFB_OPERATION Causer,
+    _In_ const FB_EVENT *Event
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbFlushDeferredEvents(
+    _In_ PFB_OPERATION Operation,
+    _In_ BOOLEAN Waits
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbResumeReleasedWaiters(
+    _In_ PFB_OPERATION Cleanup
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbEmitFailedOperation(
+    _In_ PFB_OPERATION Operation,
+    _In_ NTSTATUS Status
+    );
+
 /* the continuations after an oplock check, one per IRP family */
+_IRQL_requires_(PASSIVE_LEVEL)
+FLT_PREOP_CALLBACK_STATUS
+FbCreateFromTop(
+    _In_ PFB_OPERATION Operation
+    );
+
 _IRQL_requires_(PASSIVE_LEVEL)
 FLT_PREOP_CALLBACK_STATUS
 FbCreateAfterBreakH(
@@ -1050,6 +1173,19 @@ FbFileLockEmitObserved(
     _In_ PFB_OBSERVE_OP Observe
     );
 
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbFileLockAnyWaiting(
+    _In_ PFB_STREAM Stream
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbEmitLockRefused(
+    _In_ PFB_OPERATION Operation,
+    _In_ NTSTATUS Status
+    );
+
 /* fsctl.c */
 _IRQL_requires_max_(DISPATCH_LEVEL)
 BOOLEAN
@@ -1101,11 +1237,34 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 FbEmitIo(
     _In_ PFLT_CALLBACK_DATA Data,
+    _In_ NTSTATUS Status,
     _In_ PFB_STREAM Stream,
     _In_ PFB_HANDLE Handle,
     _In_ ULONGLONG OperationId,
     _In_ ULONG ProcessId,
-    _In_ ULONG ThreadId
+    _In_ ULONG ThreadId,
+    _In_opt_ const ULONGLONG *ResolvedOffset
+    );
+
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbWriteToEndOfFile(
+    _In_ PFLT_CALLBACK_DATA Data
+    );
+
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbResolveWriteOffset(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _Out_ PULONGLONG Offset
+    );
+
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbSetInfoSeen(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
     );
 
 _IRQL_requires_max_(APC_LEVEL)

@@ -428,6 +428,14 @@ Routine Description:
     The byte-range lock check of a read or write (FltCheckLockForReadAccess
     / FltCheckLockForWriteAccess). The caller holds the resource shared.
 
+    A write to end of file whose offset was resolved (FB_OP_OFFSET_RESOLVED)
+    is checked at that offset: FltCheckLockForWriteAccess reads the range
+    from the callback data, so ByteOffset holds the resolved offset for the
+    call and gets its own value back right after (the file system below
+    still sees FILE_WRITE_TO_END_OF_FILE and resolves it itself; nothing
+    else looks at the parameters in between, so the callback data is not
+    dirtied).
+
 Arguments:
 
     Operation - the read or write.
@@ -448,10 +456,18 @@ FbFileLockCheckIo(
     )
 {
     PFILE_LOCK fileLock = Operation->Stream->FileLock;
+    PFLT_IO_PARAMETER_BLOCK iopb = Operation->Data->Iopb;
+    LARGE_INTEGER requested = iopb->Parameters.Write.ByteOffset;
+    BOOLEAN resolved = (BOOLEAN)(Operation->Major == IRP_MJ_WRITE &&
+                                 FbOpTestFlags(Operation, FB_OP_OFFSET_RESOLVED));
     BOOLEAN allowed = TRUE;
 
     if (fileLock == NULL) {
         return TRUE;
+    }
+
+    if (resolved) {
+        iopb->Parameters.Write.ByteOffset.QuadPart = (LONGLONG)Operation->ResolvedOffset;
     }
 
     __try {
@@ -462,6 +478,10 @@ FbFileLockCheckIo(
         }
     } __except (EXCEPTION_EXECUTE_HANDLER) {
         allowed = FALSE;
+    }
+
+    if (resolved) {
+        iopb->Parameters.Write.ByteOffset = requested;
     }
 
     return allowed;
@@ -554,8 +574,118 @@ FbFileLockAnyLocks(
 
 Routine Description:
 
+    Are lock requests waiting on the stream (FsRtlAreThereWaitingFileLocks)?
+    Part of fastfat's rule for when a lock-control request interferes with
+    oplocks (lock.c).
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbFileLockAnyWaiting(
+    _In_ PFB_STREAM Stream
+    )
+{
+    BOOLEAN any = FALSE;
+
+    if (Stream->FileLock == NULL) {
+        return FALSE;
+    }
+
+    __try {
+        any = FsRtlAreThereWaitingFileLocks(Stream->FileLock);
+    } __except (EXCEPTION_EXECUTE_HANDLER) {
+        any = TRUE;
+    }
+
+    return any;
+}
+
+/*++
+
+Routine Description:
+
+    A managed lock-control request failed before FltProcessFileLock (its
+    oplock check failed, or the wait for a break ended with a failure such
+    as STATUS_CANCELLED): the record its minor function calls for, with that
+    status - LOCK_DENIED for a lock, UNLOCKED (the requested range) for an
+    unlock, UNLOCK_ALL (count 0) for an unlock-all.
+
+Arguments:
+
+    Operation - the request.
+
+    Status - its status.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbEmitLockRefused(
+    _In_ PFB_OPERATION Operation,
+    _In_ NTSTATUS Status
+    )
+{
+    PFLT_PARAMETERS parameters = &Operation->Data->Iopb->Parameters;
+    FB_EVENT event;
+    USHORT type;
+
+    switch (Operation->Minor) {
+    case IRP_MN_LOCK:
+        type = FLTB_EVENT_LOCK_DENIED;
+        break;
+    case IRP_MN_UNLOCK_SINGLE:
+        type = FLTB_EVENT_UNLOCKED;
+        break;
+    default:
+        type = FLTB_EVENT_UNLOCK_ALL;
+        break;
+    }
+
+    if (!FbEventWanted(type)) {
+        return;
+    }
+
+    FbEventFromStream(&event, type, Status, Operation->Stream, Operation->FileObjectId,
+                      Operation->OperationId, Operation->ProcessId, Operation->ThreadId);
+    if (type == FLTB_EVENT_UNLOCK_ALL) {
+        if (Operation->Minor == IRP_MN_UNLOCK_ALL_BY_KEY) {
+            event.Payload.UnlockAll.Key = parameters->LockControl.Key;
+            event.Payload.UnlockAll.UnlockFlags = FLTB_UNLOCK_ALL_BY_KEY;
+        }
+    } else {
+        event.Payload.Lock.Offset = (ULONGLONG)parameters->LockControl.ByteOffset.QuadPart;
+        event.Payload.Lock.Length = (parameters->LockControl.Length != NULL)
+                                        ? (ULONGLONG)parameters->LockControl.Length->QuadPart : 0;
+        event.Payload.Lock.Key = parameters->LockControl.Key;
+        if (type == FLTB_EVENT_LOCK_DENIED) {
+            event.Payload.Lock.LockFlags = (parameters->LockControl.ExclusiveLock ? FLTB_LOCK_EXCLUSIVE : 0u) |
+                                           (parameters->LockControl.FailImmediately ? FLTB_LOCK_FAIL_IMMEDIATELY : 0u);
+        } else {
+            event.Payload.Lock.RelatedOperationId = Operation->OperationId;
+        }
+    }
+    FbEventPost(&event);
+}
+
+/*++
+
+Routine Description:
+
     Observe roots: a lock request the file system completed (post-op).
-    LOCK_GRANTED or LOCK_DENIED for IRP_MN_LOCK; UNLOCKED for an unlock.
+    LOCK_GRANTED or LOCK_DENIED for IRP_MN_LOCK; UNLOCKED for an unlock;
+    UNLOCK_ALL (count 0: the file system does not say how many ranges it
+    released) for an unlock-all.
 
 Arguments:
 
@@ -591,6 +721,10 @@ FbFileLockEmitObserved(
     case IRP_MN_UNLOCK_SINGLE:
         type = FLTB_EVENT_UNLOCKED;
         break;
+    case IRP_MN_UNLOCK_ALL:
+    case IRP_MN_UNLOCK_ALL_BY_KEY:
+        type = FLTB_EVENT_UNLOCK_ALL;
+        break;
     default:
         return;
     }
@@ -601,17 +735,26 @@ FbFileLockEmitObserved(
 
     FbEventFromStream(&event, type, status, Observe->Stream, Observe->Handle->FileObjectId,
                       Observe->OperationId, Observe->ProcessId, Observe->ThreadId);
+    if (FLT_IS_FASTIO_OPERATION(Data)) {
+        event.Flags |= FLTB_RECORD_FAST_IO;
+    }
+    if (type == FLTB_EVENT_UNLOCK_ALL) {
+        if (Data->Iopb->MinorFunction == IRP_MN_UNLOCK_ALL_BY_KEY) {
+            event.Payload.UnlockAll.Key = parameters->LockControl.Key;
+            event.Payload.UnlockAll.UnlockFlags = FLTB_UNLOCK_ALL_BY_KEY;
+        }
+        FbEventPost(&event);
+        return;
+    }
     event.Payload.Lock.Offset = (ULONGLONG)parameters->LockControl.ByteOffset.QuadPart;
     event.Payload.Lock.Length = (parameters->LockControl.Length != NULL)
                                     ? (ULONGLONG)parameters->LockControl.Length->QuadPart : 0;
     event.Payload.Lock.Key = parameters->LockControl.Key;
-    event.Payload.Lock.LockFlags = (parameters->LockControl.ExclusiveLock ? FLTB_LOCK_EXCLUSIVE : 0u) |
-                                   (parameters->LockControl.FailImmediately ? FLTB_LOCK_FAIL_IMMEDIATELY : 0u);
-    if (FLT_IS_FASTIO_OPERATION(Data)) {
-        event.Flags |= FLTB_RECORD_FAST_IO;
-    }
     if (type == FLTB_EVENT_UNLOCKED) {
         event.Payload.Lock.RelatedOperationId = Observe->OperationId;
+    } else {
+        event.Payload.Lock.LockFlags = (parameters->LockControl.ExclusiveLock ? FLTB_LOCK_EXCLUSIVE : 0u) |
+                                       (parameters->LockControl.FailImmediately ? FLTB_LOCK_FAIL_IMMEDIATELY : 0u);
     }
     FbEventPost(&event);
 }

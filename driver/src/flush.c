@@ -10,9 +10,9 @@ Abstract:
 
     IRP_MJ_FLUSH_BUFFERS on a managed stream: FltCheckOplockEx (a flush is
     one of the operations that must be synchronised with the oplock:
-    FltCheckOplock's list), which may pend it; IO at completion. The logic
-    is that of set-information (setinfo.c). Observe roots report nothing
-    for flushes.
+    FltCheckOplock's list), which may pend it; IO at completion (with the
+    package's status when it fails the flush). The logic is that of
+    set-information (setinfo.c). Observe roots: IO at completion.
 
     Twin: src/model/filter/flush.ts.
 

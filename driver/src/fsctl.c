@@ -11,28 +11,42 @@ Abstract:
     IRP_MJ_FILE_SYSTEM_CONTROL: the oplock FSCTLs.
 
     Owner instance, managed stream (docs/events.md, "oplock request FSCTL",
-    "acknowledgement FSCTL"): the request goes to FltOplockFsctrlEx and its
-    result is returned unchanged - PENDING means the package holds the
-    request (the oplock is granted) until a break, COMPLETE means it was
-    refused or done; the filter never completes a request the package
+    "acknowledgement FSCTL", "break notify"): the request goes to
+    FltOplockFsctrlEx and its result is returned unchanged - PENDING means
+    the package holds the request (an oplock is granted, an acknowledgement
+    is held, a break-notify waits) until it completes it, COMPLETE means it
+    was refused or done; the filter never completes a request the package
     pended (that would complete an IRP twice). Requests run with the
     stream's resource exclusive and OpenCount = the open handles for
-    exclusive levels, or "byte-range locks exist" for shared levels
-    (level 2, R, RH); acknowledgements run with it shared (the
-    oplock-synchronization page; fastfat fsctrl.c does the same).
+    exclusive levels (with OPLOCK_FSCTRL_FLAG_ALL_KEYS_MATCH when every
+    other open handle carries the requester's oplock key), or "byte-range
+    locks exist" for shared levels (level 2, R, RH); acknowledgements run
+    with it shared (the oplock-synchronization page; fastfat fsctrl.c does
+    the same). Batch, filter and handle-caching requests on a stream the
+    filter saw become delete-pending are refused with STATUS_DELETE_PENDING
+    (fastfat fsctrl.c FatOplockRequest).
+
+    OPLOCK_GRANTED follows a request or acknowledgement that pended only
+    when it holds an oplock: every request, an acknowledgement to a level
+    other than none (FSCTL_OPLOCK_BREAK_ACKNOWLEDGE, FSCTL_REQUEST_OPLOCK
+    with ACK and a level); not an acknowledgement held until close
+    (COMPLETE_ACK_ON_CLOSE, FSCTL_OPBATCH_ACK_CLOSE_PENDING: level none) nor
+    a break-notify.
 
     Watch instance, managed stream: sees the held request complete (its
     post-operation, which the owner does not get for an operation it
-    returned PENDING for) and reports how it ended - OPLOCK_BREAK with the
-    REQUEST_OPLOCK_OUTPUT_BUFFER levels and flags (or the legacy
-    Information value), or OPLOCK_COMPLETED (handle closed, cancelled,
-    switched). The operation that caused a break is the one inside a
-    package call on the same thread.
+    returned PENDING for) and reports how it ended (FbEmitOplockEnd):
+    OPLOCK_BREAK when the completion shows a level change (the
+    REQUEST_OPLOCK_OUTPUT_BUFFER's levels and flags, or the legacy
+    Information value), else OPLOCK_COMPLETED with its reason. The
+    operation that caused a break is the one inside a package call on the
+    same thread; its break records wait for that call to return (oplock.c)
+    so OPERATION_WAITS is exact.
 
     Owner instance, observe root: OPLOCK_REQUEST at the pre-operation,
-    OPLOCK_GRANTED when the file system returned STATUS_PENDING for it
-    (FltRequestOperationStatusCallback), OPLOCK_BREAK / OPLOCK_COMPLETED /
-    OPLOCK_ACKNOWLEDGED at completion.
+    OPLOCK_GRANTED when the file system returned STATUS_PENDING for a
+    request (FltRequestOperationStatusCallback), OPLOCK_BREAK /
+    OPLOCK_COMPLETED / OPLOCK_ACKNOWLEDGED at completion.
 
     Twin: src/model/filter/fsctl.ts.
 
@@ -46,8 +60,11 @@ Environment:
 #include "driver.h"
 
 typedef struct _FB_OPLOCK_FSCTL {
-    BOOLEAN Request;                /* a request (vs an acknowledgement) */
+    FB_FSCTL_KIND Kind;
+    BOOLEAN Request;                /* Kind == FbFsctlRequest */
     BOOLEAN Exclusive;              /* an exclusive level was requested */
+    BOOLEAN HandleCaching;          /* batch, filter, or a Windows 7 level with H */
+    BOOLEAN Reserved;
     ULONG Level;                    /* FLTB_OPLOCK_* requested / acknowledged to */
     ULONG InputFlags;               /* REQUEST_OPLOCK_INPUT_FLAG_* */
 } FB_OPLOCK_FSCTL, *PFB_OPLOCK_FSCTL;
@@ -119,21 +136,26 @@ FbDecodeOplockFsctl(
     ULONG code = parameters->FileSystemControl.Common.FsControlCode;
 
     RtlZeroMemory(Fsctl, sizeof(*Fsctl));
+    Fsctl->Kind = FbFsctlAck;
 
     switch (code) {
     case FSCTL_REQUEST_OPLOCK_LEVEL_1:
     case FSCTL_REQUEST_BATCH_OPLOCK:
     case FSCTL_REQUEST_FILTER_OPLOCK:
-        Fsctl->Request = TRUE;
+        Fsctl->Kind = FbFsctlRequest;
         Fsctl->Exclusive = TRUE;
+        Fsctl->HandleCaching = (BOOLEAN)(code != FSCTL_REQUEST_OPLOCK_LEVEL_1);
         Fsctl->Level = FbLevelFromLegacyFsctl(code);
         break;
     case FSCTL_REQUEST_OPLOCK_LEVEL_2:
-        Fsctl->Request = TRUE;
+        Fsctl->Kind = FbFsctlRequest;
         Fsctl->Level = FLTB_OPLOCK_LEVEL2;
         break;
     case FSCTL_OPLOCK_BREAK_ACKNOWLEDGE:
         Fsctl->Level = FLTB_OPLOCK_LEVEL2;
+        break;
+    case FSCTL_OPLOCK_BREAK_NOTIFY:
+        Fsctl->Kind = FbFsctlNotify;
         break;
     case FSCTL_REQUEST_OPLOCK:
         if (parameters->FileSystemControl.Buffered.SystemBuffer != NULL &&
@@ -142,15 +164,20 @@ FbDecodeOplockFsctl(
             RtlCopyMemory(&input, parameters->FileSystemControl.Buffered.SystemBuffer, sizeof(input));
             Fsctl->InputFlags = input.Flags;
             Fsctl->Level = FbLevelFromCacheBits(input.RequestedOplockLevel);
-            Fsctl->Request = (BOOLEAN)((input.Flags & REQUEST_OPLOCK_INPUT_FLAG_REQUEST) != 0);
+            if ((input.Flags & REQUEST_OPLOCK_INPUT_FLAG_REQUEST) != 0) {
+                Fsctl->Kind = FbFsctlRequest;
+            }
             Fsctl->Exclusive = (BOOLEAN)((input.RequestedOplockLevel & OPLOCK_LEVEL_CACHE_WRITE) != 0);
+            Fsctl->HandleCaching = (BOOLEAN)((input.RequestedOplockLevel & OPLOCK_LEVEL_CACHE_HANDLE) != 0);
         } else {
-            Fsctl->Request = TRUE;
+            Fsctl->Kind = FbFsctlRequest;
         }
         break;
     default:
         break;
     }
+
+    Fsctl->Request = (BOOLEAN)(Fsctl->Kind == FbFsctlRequest);
 }
 
 static VOID
@@ -162,7 +189,8 @@ FbEmitOplockRequest(
     _In_ ULONG ThreadId,
     _In_ ULONG Code,
     _In_ const FB_OPLOCK_FSCTL *Fsctl,
-    _In_ ULONG OpenCount
+    _In_ ULONG OpenCount,
+    _In_ ULONG FsctrlFlags
     )
 {
     FB_EVENT event;
@@ -177,6 +205,7 @@ FbEmitOplockRequest(
     event.Payload.OplockRequest.RequestedLevel = Fsctl->Level;
     event.Payload.OplockRequest.InputFlags = Fsctl->InputFlags;
     event.Payload.OplockRequest.OpenCount = OpenCount;
+    event.Payload.OplockRequest.FsctrlFlags = FsctrlFlags;
     FbEventPost(&event);
 }
 
@@ -207,9 +236,38 @@ FbEmitOplockGranted(
 
 Routine Description:
 
-    Reports how an oplock request ended (its completion): a break, or an
-    end without one. Shared by the watch instance (managed streams) and
-    the observe path.
+    Reports how an oplock request ended (its completion). Shared by the
+    watch instance (managed streams) and the observe path. Read from the
+    completion, in this order:
+
+      - STATUS_CANCELLED, STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE,
+        STATUS_OPLOCK_HANDLE_CLOSED: OPLOCK_COMPLETED (cancelled, switched,
+        handle closed); another failure: OPLOCK_COMPLETED (refused);
+      - a break-notify's completion: OPLOCK_COMPLETED (completed);
+      - managed streams only, from the context: the holder's own cleanup
+        running the package call on this thread (Level 2 and legacy
+        exclusive holders are completed with STATUS_SUCCESS and
+        FILE_OPLOCK_BROKEN_TO_NONE when their handle closes: [MS-FSA]
+        2.1.4.12 CLOSE), OPLOCK_COMPLETED (handle closed); the stream's
+        oplock being torn down (FltUninitializeOplock completes what it
+        holds), OPLOCK_COMPLETED (completed);
+      - a success that shows a level change - FSCTL_REQUEST_OPLOCK: the
+        REQUEST_OPLOCK_OUTPUT_BUFFER's NewOplockLevel differs from its
+        OriginalOplockLevel, or it has ACK_REQUIRED; legacy FSCTLs:
+        Information FILE_OPLOCK_BROKEN_TO_LEVEL_2 or _TO_NONE - is an
+        OPLOCK_BREAK; any other success (an acknowledgement held until
+        close) OPLOCK_COMPLETED (completed).
+
+    OPLOCK_COMPLETED carries the level the completion reports (the output
+    buffer's NewOplockLevel, or the legacy Information's) and the output
+    flags. OPLOCK_BREAK carries the levels, ACK_REQUIRED (the output flag;
+    legacy: breaks of level 1, batch and filter oplocks), LEGACY, and the
+    causing operation; a break an operation caused inside
+    FltCheckOplockEx / FltOplockBreakH waits on it for OPERATION_WAITS
+    (oplock.c FbDeferBreakEvent).
+
+    The output buffer is the request's system buffer (METHOD_BUFFERED):
+    read only when the output length and Information cover it.
 
 Arguments:
 
@@ -221,7 +279,11 @@ Arguments:
 
     HeldLevel - the level it held (FLTB_OPLOCK_*).
 
-    Causer - the operation whose package call broke it, or NULL.
+    Kind - what the FSCTL is.
+
+    Causer - the operation whose package call completed it, or NULL.
+
+    TearingDown - the stream's oplock is being uninitialized.
 
     AckRequired - receives whether the holder must acknowledge.
 
@@ -243,7 +305,9 @@ FbEmitOplockEnd(
     _In_ ULONG ProcessId,
     _In_ ULONG ThreadId,
     _In_ ULONG HeldLevel,
+    _In_ FB_FSCTL_KIND Kind,
     _In_opt_ PFB_OPERATION Causer,
+    _In_ BOOLEAN TearingDown,
     _Out_ PBOOLEAN AckRequired
     )
 {
@@ -251,21 +315,61 @@ FbEmitOplockEnd(
     ULONG code = parameters->FileSystemControl.Common.FsControlCode;
     NTSTATUS status = Data->IoStatus.Status;
     ULONG information = (ULONG)Data->IoStatus.Information;
+    BOOLEAN legacy = (BOOLEAN)(code != FSCTL_REQUEST_OPLOCK);
+    REQUEST_OPLOCK_OUTPUT_BUFFER output;
+    BOOLEAN haveOutput = FALSE;
+    BOOLEAN levelChange;
+    ULONG newLevel;
+    ULONG reason = 0;
     FB_EVENT event;
 
     *AckRequired = FALSE;
+    RtlZeroMemory(&output, sizeof(output));
 
-    if (!NT_SUCCESS(status) || status == STATUS_OPLOCK_HANDLE_CLOSED ||
-        status == STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE) {
+    if (!legacy && parameters->FileSystemControl.Buffered.SystemBuffer != NULL &&
+        parameters->FileSystemControl.Common.OutputBufferLength >= sizeof(REQUEST_OPLOCK_OUTPUT_BUFFER) &&
+        Data->IoStatus.Information >= sizeof(REQUEST_OPLOCK_OUTPUT_BUFFER)) {
+        RtlCopyMemory(&output, parameters->FileSystemControl.Buffered.SystemBuffer, sizeof(output));
+        haveOutput = TRUE;
+    }
 
+    if (legacy) {
+        newLevel = (information == FILE_OPLOCK_BROKEN_TO_LEVEL_2) ? FLTB_OPLOCK_LEVEL2 : FLTB_OPLOCK_NONE;
+        levelChange = (BOOLEAN)(information == FILE_OPLOCK_BROKEN_TO_LEVEL_2 ||
+                                information == FILE_OPLOCK_BROKEN_TO_NONE);
+    } else {
+        newLevel = haveOutput ? FbLevelFromCacheBits(output.NewOplockLevel) : FLTB_OPLOCK_NONE;
+        levelChange = (BOOLEAN)(haveOutput &&
+                                (output.NewOplockLevel != output.OriginalOplockLevel ||
+                                 (output.Flags & REQUEST_OPLOCK_OUTPUT_FLAG_ACK_REQUIRED) != 0));
+    }
+
+    if (status == STATUS_CANCELLED) {
+        reason = FLTB_OPLOCK_END_CANCELLED;
+    } else if (status == STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE) {
+        reason = FLTB_OPLOCK_END_SWITCHED;
+    } else if (status == STATUS_OPLOCK_HANDLE_CLOSED) {
+        reason = FLTB_OPLOCK_END_HANDLE_CLOSED;
+    } else if (!NT_SUCCESS(status)) {
+        reason = FLTB_OPLOCK_END_REFUSED;
+    } else if (Kind == FbFsctlNotify) {
+        reason = FLTB_OPLOCK_END_COMPLETED;
+    } else if (Causer != NULL && Causer->Major == IRP_MJ_CLEANUP && Causer->FileObjectId == FileObjectId) {
+        reason = FLTB_OPLOCK_END_HANDLE_CLOSED;
+    } else if (TearingDown || !levelChange) {
+        reason = FLTB_OPLOCK_END_COMPLETED;
+    }
+
+    if (reason != 0) {
+        if (!FbEventWanted(FLTB_EVENT_OPLOCK_COMPLETED)) {
+            return;
+        }
         FbEventFromStream(&event, FLTB_EVENT_OPLOCK_COMPLETED, status, Stream, FileObjectId,
                           OperationId, ProcessId, ThreadId);
+        event.Payload.OplockCompleted.Level = newLevel;
+        event.Payload.OplockCompleted.OutputFlags = haveOutput ? output.Flags : 0u;
         event.Payload.OplockCompleted.Information = information;
-        event.Payload.OplockCompleted.Reason =
-            (status == STATUS_OPLOCK_HANDLE_CLOSED) ? FLTB_OPLOCK_END_HANDLE_CLOSED :
-            (status == STATUS_CANCELLED) ? FLTB_OPLOCK_END_CANCELLED :
-            (status == STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE) ? FLTB_OPLOCK_END_SWITCHED :
-            FLTB_OPLOCK_END_REFUSED;
+        event.Payload.OplockCompleted.Reason = reason;
         FbEventPost(&event);
         return;
     }
@@ -273,48 +377,28 @@ FbEmitOplockEnd(
     FbEventFromStream(&event, FLTB_EVENT_OPLOCK_BREAK, status, Stream, FileObjectId,
                       OperationId, ProcessId, ThreadId);
     event.Payload.OplockBreak.FromLevel = HeldLevel;
+    event.Payload.OplockBreak.ToLevel = newLevel;
+    event.Payload.OplockBreak.Information = information;
 
-    if (code == FSCTL_REQUEST_OPLOCK) {
-
-        PVOID buffer = parameters->FileSystemControl.Buffered.SystemBuffer;
-
-        if (buffer != NULL &&
-            parameters->FileSystemControl.Common.OutputBufferLength >= sizeof(REQUEST_OPLOCK_OUTPUT_BUFFER) &&
-            Data->IoStatus.Information >= sizeof(REQUEST_OPLOCK_OUTPUT_BUFFER)) {
-
-            REQUEST_OPLOCK_OUTPUT_BUFFER output;
-            RtlCopyMemory(&output, buffer, sizeof(output));
-            if (FbLevelFromCacheBits(output.OriginalOplockLevel) != FLTB_OPLOCK_NONE) {
-                event.Payload.OplockBreak.FromLevel = FbLevelFromCacheBits(output.OriginalOplockLevel);
-            }
-            event.Payload.OplockBreak.ToLevel = FbLevelFromCacheBits(output.NewOplockLevel);
-            if ((output.Flags & REQUEST_OPLOCK_OUTPUT_FLAG_ACK_REQUIRED) != 0) {
-                *AckRequired = TRUE;
-            }
-        }
-        event.Payload.OplockBreak.Information = information;
-
-    } else {
+    if (legacy) {
 
         //
-        //  Legacy oplocks: Information is FILE_OPLOCK_BROKEN_TO_LEVEL_2 or
-        //  FILE_OPLOCK_BROKEN_TO_NONE; breaks of level 1, batch and filter
-        //  oplocks are acknowledged, level 2 breaks are not.
+        //  Legacy oplocks: breaks of level 1, batch and filter oplocks are
+        //  acknowledged, level 2 breaks are not.
         //
 
         event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_LEGACY;
-        event.Payload.OplockBreak.Information = information;
-        event.Payload.OplockBreak.ToLevel = (information == FILE_OPLOCK_BROKEN_TO_LEVEL_2)
-                                                ? FLTB_OPLOCK_LEVEL2 : FLTB_OPLOCK_NONE;
         *AckRequired = (BOOLEAN)(HeldLevel == FLTB_OPLOCK_LEVEL1 || HeldLevel == FLTB_OPLOCK_BATCH ||
                                  HeldLevel == FLTB_OPLOCK_FILTER);
+    } else {
+        if (FbLevelFromCacheBits(output.OriginalOplockLevel) != FLTB_OPLOCK_NONE) {
+            event.Payload.OplockBreak.FromLevel = FbLevelFromCacheBits(output.OriginalOplockLevel);
+        }
+        *AckRequired = (BOOLEAN)((output.Flags & REQUEST_OPLOCK_OUTPUT_FLAG_ACK_REQUIRED) != 0);
     }
 
     if (*AckRequired) {
         event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_ACK_REQUIRED;
-        if (Causer != NULL && !FbOpTestFlags(Causer, FB_OP_COMPLETE_IF_OPLOCKED)) {
-            event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_OPERATION_WAITS;
-        }
     }
 
     if (Causer != NULL) {
@@ -322,6 +406,20 @@ FbEmitOplockEnd(
         event.Payload.OplockBreak.CausedByMajor = Causer->Major;
         event.Payload.OplockBreak.CausedByMinor = Causer->Minor;
         event.Payload.OplockBreak.CausedByProcessId = Causer->ProcessId;
+    } else {
+        event.Payload.OplockBreak.CausedByMajor = FLTB_MJ_NONE;
+    }
+
+    if (!FbEventWanted(FLTB_EVENT_OPLOCK_BREAK)) {
+        return;
+    }
+
+    //
+    //  OPERATION_WAITS: known when the causer's package call returns.
+    //
+
+    if (Causer != NULL && FbDeferBreakEvent(Causer, &event)) {
+        return;
     }
 
     FbEventPost(&event);
@@ -421,6 +519,7 @@ FbManagedOplockFsctl(
     BOOLEAN emitGranted = FALSE;
     BOOLEAN freeHold = FALSE;
     ULONG openCount = 0;
+    ULONG fsctrlFlags = 0;
     KIRQL oldIrql;
     FB_EVENT event;
 
@@ -435,14 +534,40 @@ FbManagedOplockFsctl(
 
     if (fsctl.Request) {
         FltAcquireResourceExclusive(&stream->Resource);
-        openCount = fsctl.Exclusive ? (ULONG)((stream->OpenHandles > 0) ? stream->OpenHandles : 0)
-                                    : (FbFileLockAnyLocks(stream) ? 1u : 0u);
+        if (fsctl.Exclusive) {
+            openCount = (ULONG)((stream->OpenHandles > 0) ? stream->OpenHandles : 0);
+            if (FbStreamAllKeysMatch(stream, Operation->Handle)) {
+                fsctrlFlags = OPLOCK_FSCTRL_FLAG_ALL_KEYS_MATCH;
+            }
+        } else {
+            openCount = FbFileLockAnyLocks(stream) ? 1u : 0u;
+        }
     } else {
         FltAcquireResourceShared(&stream->Resource);
     }
 
     FbEmitOplockRequest(stream, Operation->FileObjectId, Operation->OperationId,
-                        Operation->ProcessId, Operation->ThreadId, code, &fsctl, openCount);
+                        Operation->ProcessId, Operation->ThreadId, code, &fsctl, openCount, fsctrlFlags);
+
+    //
+    //  fastfat fsctrl.c FatOplockRequest: batch, filter and handle-caching
+    //  requests fail on a file being deleted.
+    //
+
+    if (fsctl.Request && fsctl.HandleCaching && FbStreamDeletePending(stream)) {
+        FltReleaseResource(&stream->Resource);
+        FbFree(hold, FB_TAG_HOLD);
+        Data->IoStatus.Status = STATUS_DELETE_PENDING;
+        Data->IoStatus.Information = 0;
+        if (FbEventWanted(FLTB_EVENT_OPLOCK_COMPLETED)) {
+            FbEventFromStream(&event, FLTB_EVENT_OPLOCK_COMPLETED, STATUS_DELETE_PENDING, stream,
+                              Operation->FileObjectId, Operation->OperationId,
+                              Operation->ProcessId, Operation->ThreadId);
+            event.Payload.OplockCompleted.Reason = FLTB_OPLOCK_END_REFUSED;
+            FbEventPost(&event);
+        }
+        return FLT_PREOP_COMPLETE;
+    }
 
     //
     //  The hold is listed before the call: the request may be granted and
@@ -462,6 +587,9 @@ FbManagedOplockFsctl(
     hold->ThreadId = Operation->ThreadId;
     hold->FsControlCode = code;
     hold->Level = fsctl.Level;
+    hold->Kind = fsctl.Kind;
+    hold->IsOplock = (BOOLEAN)(fsctl.Kind == FbFsctlRequest ||
+                               (fsctl.Kind == FbFsctlAck && fsctl.Level != FLTB_OPLOCK_NONE));
     hold->State = FbHoldRequested;
     hold->InCall = TRUE;
 
@@ -470,15 +598,17 @@ FbManagedOplockFsctl(
     KeReleaseSpinLock(&stream->Lock, oldIrql);
 
     FbOperationEnterPackage(Operation);
-    result = FbOplockFsctrl(stream, Data, openCount, 0);
+    result = FbOplockFsctrl(stream, Data, openCount, fsctrlFlags);
     FbOperationLeavePackage(Operation);
 
     KeAcquireSpinLock(&stream->Lock, &oldIrql);
     hold->InCall = FALSE;
     if (hold->State == FbHoldRequested && result == FLT_PREOP_PENDING) {
         hold->State = FbHoldGranted;
-        hold->GrantedEmitted = TRUE;
-        emitGranted = TRUE;
+        if (hold->IsOplock) {
+            hold->GrantedEmitted = TRUE;
+            emitGranted = TRUE;
+        }
     } else {
 
         //
@@ -506,7 +636,7 @@ FbManagedOplockFsctl(
     }
     hold = NULL;
 
-    if (!fsctl.Request && FbEventWanted(FLTB_EVENT_OPLOCK_ACKNOWLEDGED)) {
+    if (fsctl.Kind == FbFsctlAck && FbEventWanted(FLTB_EVENT_OPLOCK_ACKNOWLEDGED)) {
         FbEventFromStream(&event, FLTB_EVENT_OPLOCK_ACKNOWLEDGED,
                           (result == FLT_PREOP_PENDING) ? STATUS_PENDING : Data->IoStatus.Status,
                           stream, Operation->FileObjectId, Operation->OperationId,
@@ -522,7 +652,8 @@ FbManagedOplockFsctl(
     if (emitGranted) {
         FbEmitOplockGranted(stream, Operation->FileObjectId, Operation->OperationId,
                             Operation->ProcessId, Operation->ThreadId, STATUS_PENDING, fsctl.Level);
-    } else if (fsctl.Request && result != FLT_PREOP_PENDING && FbEventWanted(FLTB_EVENT_OPLOCK_COMPLETED)) {
+    } else if (fsctl.Kind != FbFsctlAck && result != FLT_PREOP_PENDING &&
+               FbEventWanted(FLTB_EVENT_OPLOCK_COMPLETED)) {
         FbEventFromStream(&event, FLTB_EVENT_OPLOCK_COMPLETED, Data->IoStatus.Status, stream,
                           Operation->FileObjectId, Operation->OperationId,
                           Operation->ProcessId, Operation->ThreadId);
@@ -677,7 +808,7 @@ FbWatchPostFsControl(
     for (entry = Stream->HeldOplocks.Flink; entry != &Stream->HeldOplocks; entry = entry->Flink) {
         PFB_OPLOCK_HOLD candidate = CONTAINING_RECORD(entry, FB_OPLOCK_HOLD, Link);
         if (candidate->Data == Data && candidate->State != FbHoldEnded) {
-            if (!candidate->GrantedEmitted) {
+            if (candidate->IsOplock && !candidate->GrantedEmitted) {
                 candidate->GrantedEmitted = TRUE;
                 emitGranted = TRUE;
             }
@@ -717,7 +848,9 @@ FbWatchPostFsControl(
             causer = NULL;
         }
         FbEmitOplockEnd(Data, Stream, copy.FileObjectId, copy.OperationId, copy.ProcessId,
-                        copy.ThreadId, copy.Level, causer, &ackRequired);
+                        copy.ThreadId, copy.Level, copy.Kind, causer,
+                        (BOOLEAN)(!Stream->OplockReady || Stream->InstanceContext->TearingDown),
+                        &ackRequired);
         if (ackRequired) {
             InterlockedExchange64(&handle->LastBrokenRequest, (LONG64)copy.OperationId);
         }
@@ -802,12 +935,11 @@ FbPreFsControl(
         FbDecodeOplockFsctl(Data, &fsctl);
         observe->Level = fsctl.Level;
         observe->FsControlCode = Data->Iopb->Parameters.FileSystemControl.Common.FsControlCode;
-        if (!fsctl.Request) {
-            observe->GrantedEmitted = 2;            /* marks an acknowledgement */
-        }
+        observe->InputFlags = fsctl.InputFlags;
+        observe->FsctlKind = fsctl.Kind;
 
         FbEmitOplockRequest(observe->Stream, observe->Handle->FileObjectId, observe->OperationId,
-                            observe->ProcessId, observe->ThreadId, observe->FsControlCode, &fsctl, 0);
+                            observe->ProcessId, observe->ThreadId, observe->FsControlCode, &fsctl, 0, 0);
 
         if (fsctl.Request) {
             InterlockedIncrement(&observe->RefCount);
@@ -880,19 +1012,21 @@ FbPostFsControl(
     observe = (PFB_OBSERVE_OP)CompletionContext;
 
     if (!draining) {
-        if (InterlockedCompareExchange(&observe->GrantedEmitted, 2, 2) == 2) {
+        if (observe->FsctlKind == FbFsctlAck) {
             if (FbEventWanted(FLTB_EVENT_OPLOCK_ACKNOWLEDGED)) {
                 FbEventFromStream(&event, FLTB_EVENT_OPLOCK_ACKNOWLEDGED, Data->IoStatus.Status,
                                   observe->Stream, observe->Handle->FileObjectId, observe->OperationId,
                                   observe->ProcessId, observe->ThreadId);
                 event.Payload.OplockAck.FsControlCode = observe->FsControlCode;
                 event.Payload.OplockAck.AckLevel = observe->Level;
+                event.Payload.OplockAck.InputFlags = observe->InputFlags;
                 FbEventPost(&event);
             }
         } else {
             (VOID)InterlockedExchange(&observe->GrantedEmitted, 1);
             FbEmitOplockEnd(Data, observe->Stream, observe->Handle->FileObjectId, observe->OperationId,
-                            observe->ProcessId, observe->ThreadId, observe->Level, NULL, &ackRequired);
+                            observe->ProcessId, observe->ThreadId, observe->Level, observe->FsctlKind,
+                            NULL, FALSE, &ackRequired);
         }
     }
 

@@ -13,15 +13,23 @@ Abstract:
     Managed stream (docs/events.md, "lock", "unlock single", "unlock
     all"): fast I/O lock requests are refused (FLT_PREOP_DISALLOW_FASTIO),
     so every request comes as an IRP and reaches the completion routine of
-    the FILE_LOCK; a lock request first goes through FltCheckOplockEx (a
-    byte-range lock breaks level 2 / read-caching holders: the oplock
-    package decides), then FltProcessFileLock, whose result (COMPLETE or
-    PENDING for a waiting lock) is returned unchanged. UNLOCK_ALL follows
-    an unlock-all.
+    the FILE_LOCK; a request that can interfere with oplocks first goes
+    through FltCheckOplockEx (a byte-range lock breaks level 2 /
+    read-caching holders: the oplock package decides), then
+    FltProcessFileLock, whose result (COMPLETE or PENDING for a waiting
+    lock) is returned unchanged. UNLOCK_ALL follows an unlock-all. A
+    request that fails before FltProcessFileLock (its oplock check, or its
+    wait, failed) gets the record of its minor function with that status.
 
-    Observe root: LOCK_GRANTED / LOCK_DENIED (and UNLOCKED for a single
-    unlock) when the file system completes the request. LOCK_WAITING
-    cannot be seen from above the file system.
+    Which requests interfere (fastfat lockctrl.c FatCommonLockControl,
+    Windows 8 and later; [MS-FSA] 2.1.5.8): a lock whose range starts
+    below the stream's allocation size, and an unlock while lock requests
+    wait (it may let a waiting lock through inside the allocation).
+
+    Observe root: LOCK_GRANTED / LOCK_DENIED, UNLOCKED for a single unlock,
+    UNLOCK_ALL (count unknown: 0) for an unlock-all, when the file system
+    completes the request. LOCK_WAITING cannot be seen from above the file
+    system.
 
     Twin: src/model/filter/lock.ts.
 
@@ -92,6 +100,51 @@ FbLockAfterOplock(
 
 Routine Description:
 
+    Can this lock-control request interfere with oplocks (module header)?
+
+Arguments:
+
+    Operation - the request.
+
+Return Value:
+
+    TRUE when it gets an oplock check.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+static BOOLEAN
+FbLockInterferes(
+    _In_ PFB_OPERATION Operation
+    )
+{
+    PFLT_PARAMETERS parameters = &Operation->Data->Iopb->Parameters;
+    LONGLONG endOfFile;
+    LONGLONG allocation;
+
+    if (Operation->Minor != IRP_MN_LOCK) {
+        return FbFileLockAnyWaiting(Operation->Stream);
+    }
+
+    //
+    //  Without the sizes the check is made (breaking a holder that did
+    //  not need it is the safe side: a lock that should have broken it and
+    //  did not would let it cache data the lock now protects).
+    //
+
+    if (!FbQueryFileSizes(Operation->Data, &endOfFile, &allocation)) {
+        return TRUE;
+    }
+
+    return (BOOLEAN)((ULONGLONG)parameters->LockControl.ByteOffset.QuadPart < (ULONGLONG)allocation);
+}
+
+/*++
+
+Routine Description:
+
     Pre-lock-control. See the module header.
 
 Arguments:
@@ -153,7 +206,7 @@ FbPreLockControl(
 
     operation->Stage = FbStageLock;
 
-    if (operation->Minor == IRP_MN_LOCK) {
+    if (FbLockInterferes(operation)) {
         FltAcquireResourceShared(&operation->Stream->Resource);
         result = FbOplockCheck(operation, 0, TRUE);
         FltReleaseResource(&operation->Stream->Resource);
@@ -161,17 +214,8 @@ FbPreLockControl(
 
     if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
         result = FbLockAfterOplock(operation);
-    } else if (result == FLT_PREOP_COMPLETE && FbEventWanted(FLTB_EVENT_LOCK_DENIED)) {
-        FB_EVENT event;
-        PFLT_PARAMETERS parameters = &Data->Iopb->Parameters;
-        FbEventFromStream(&event, FLTB_EVENT_LOCK_DENIED, Data->IoStatus.Status, operation->Stream,
-                          operation->FileObjectId, operation->OperationId,
-                          operation->ProcessId, operation->ThreadId);
-        event.Payload.Lock.Offset = (ULONGLONG)parameters->LockControl.ByteOffset.QuadPart;
-        event.Payload.Lock.Length = (parameters->LockControl.Length != NULL)
-                                        ? (ULONGLONG)parameters->LockControl.Length->QuadPart : 0;
-        event.Payload.Lock.Key = parameters->LockControl.Key;
-        FbEventPost(&event);
+    } else if (result == FLT_PREOP_COMPLETE) {
+        FbEmitLockRefused(operation, Data->IoStatus.Status);
     }
 
     //

@@ -34,7 +34,19 @@ Abstract:
         the operation with that status;
       - an operation that may pend is on the instance's pended list from
         just before the call until it is resumed, so teardown can wait for
-        it and GET_STATS can count it.
+        it and GET_STATS can count it;
+      - OPLOCK_BREAK records an operation causes inside FltCheckOplockEx /
+        FltOplockBreakH wait on that operation until the call returns:
+        then OPERATION_WAITS is exactly "the call returned
+        FLT_PREOP_PENDING" (or the operation's wait ended first, which
+        proves it waited), and the records are posted in the order the
+        package made them, before anything else the operation emits;
+      - waiters released by a cleanup resume from that cleanup's
+        post-operation, after the file system's own cleanup of the handle
+        (its share access gone): a released create then meets the file
+        system in the state a create the file system had posted itself
+        would (fastfat cleanup.c removes share access before the oplock
+        check and its posted creates run after the cleanup).
 
     Twin: src/model/filter/oplock.ts (and src/model/oplock for the package).
 
@@ -111,6 +123,9 @@ FbOperationCreate(
     operation->RefCount = 1;
     InitializeListHead(&operation->PendedLink);
     InitializeListHead(&operation->ActiveLink);
+    InitializeListHead(&operation->DeferredEvents);
+    InitializeListHead(&operation->ReleasedWaiters);
+    InitializeListHead(&operation->ReleasedLink);
     operation->Data = Data;
     operation->Stream = Stream;
     FltReferenceContext(Stream);
@@ -158,6 +173,18 @@ FbOperationRelease(
 {
     if (InterlockedDecrement(&Operation->RefCount) != 0) {
         return;
+    }
+
+    //
+    //  Nothing can be deferred on an operation nobody references (every
+    //  path flushes what it deferred before it lets go), but do not leak
+    //  if one did.
+    //
+
+    while (!IsListEmpty(&Operation->DeferredEvents)) {
+        PFB_DEFERRED_EVENT node = CONTAINING_RECORD(RemoveHeadList(&Operation->DeferredEvents),
+                                                    FB_DEFERRED_EVENT, Link);
+        FbFree(node, FB_TAG_DEFERRED);
     }
 
     if (Operation->WorkItem != NULL) {
@@ -363,6 +390,13 @@ FbOplockCall(
     FbOperationMarkPended(Operation);
     FbOperationEnterPackage(Operation);
 
+    if (WithRoutines) {
+        KIRQL oldIrql;
+        KeAcquireSpinLock(&stream->Lock, &oldIrql);
+        Operation->DeferThread = PsGetCurrentThread();
+        KeReleaseSpinLock(&stream->Lock, oldIrql);
+    }
+
     __try {
         if (BreakH) {
             result = FltOplockBreakH(&stream->Oplock, data, Flags, Operation,
@@ -380,6 +414,17 @@ FbOplockCall(
 
     FbOperationLeavePackage(Operation);
 
+    //
+    //  The breaks this call caused, with OPERATION_WAITS exactly when it
+    //  made the operation wait. After FLT_PREOP_PENDING the caller's own
+    //  reference keeps the operation alive here; the callback data is not
+    //  touched.
+    //
+
+    if (WithRoutines) {
+        FbFlushDeferredEvents(Operation, (BOOLEAN)(result == FLT_PREOP_PENDING));
+    }
+
     if (result != FLT_PREOP_PENDING) {
         if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK &&
             data->IoStatus.Status == STATUS_OPLOCK_BREAK_IN_PROGRESS) {
@@ -390,6 +435,129 @@ FbOplockCall(
     }
 
     return result;
+}
+
+/*++
+
+Routine Description:
+
+    Keeps an OPLOCK_BREAK record the operation caused until its package call
+    returns (see the module header), when the operation is inside
+    FltCheckOplockEx / FltOplockBreakH with wait routines on this thread.
+
+Arguments:
+
+    Causer - the operation that caused the break.
+
+    Event - the record (OPERATION_WAITS not set yet).
+
+Return Value:
+
+    TRUE when the record was kept; FALSE when the caller posts it now (no
+    such call on this thread, or no memory: then OPERATION_WAITS stays
+    clear).
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbDeferBreakEvent(
+    _In_ PFB_OPERATION Causer,
+    _In_ const FB_EVENT *Event
+    )
+{
+    PFB_STREAM stream = Causer->Stream;
+    PETHREAD thread = PsGetCurrentThread();
+    PFB_DEFERRED_EVENT node;
+    BOOLEAN kept = FALSE;
+    KIRQL oldIrql;
+
+    node = (PFB_DEFERRED_EVENT)FbAllocate(sizeof(FB_DEFERRED_EVENT), FB_TAG_DEFERRED);
+    if (node == NULL) {
+        return FALSE;
+    }
+    node->Thread = thread;
+    RtlCopyMemory(&node->Event, Event, sizeof(*Event));
+
+    KeAcquireSpinLock(&stream->Lock, &oldIrql);
+    if (Causer->DeferThread == thread) {
+        InsertTailList(&Causer->DeferredEvents, &node->Link);
+        kept = TRUE;
+    }
+    KeReleaseSpinLock(&stream->Lock, oldIrql);
+
+    if (!kept) {
+        FbFree(node, FB_TAG_DEFERRED);
+    }
+    return kept;
+}
+
+/*++
+
+Routine Description:
+
+    Posts the OPLOCK_BREAK records kept for an operation, in the order they
+    were made, with OPERATION_WAITS when it waits.
+
+Arguments:
+
+    Operation - the causing operation.
+
+    Waits - TRUE when its call returned FLT_PREOP_PENDING, or when it is
+    being released from a wait (then every kept record is posted,
+    whichever thread made it); FALSE: only this thread's records, and the
+    deferral of this thread's call ends.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbFlushDeferredEvents(
+    _In_ PFB_OPERATION Operation,
+    _In_ BOOLEAN Waits
+    )
+{
+    PFB_STREAM stream = Operation->Stream;
+    PETHREAD thread = PsGetCurrentThread();
+    LIST_ENTRY taken;
+    PLIST_ENTRY entry;
+    KIRQL oldIrql;
+
+    InitializeListHead(&taken);
+
+    KeAcquireSpinLock(&stream->Lock, &oldIrql);
+    if (Operation->DeferThread == thread) {
+        Operation->DeferThread = NULL;
+    }
+    entry = Operation->DeferredEvents.Flink;
+    while (entry != &Operation->DeferredEvents) {
+        PFB_DEFERRED_EVENT node = CONTAINING_RECORD(entry, FB_DEFERRED_EVENT, Link);
+        entry = entry->Flink;
+        if (Waits || node->Thread == thread) {
+            RemoveEntryList(&node->Link);
+            InsertTailList(&taken, &node->Link);
+        }
+    }
+    KeReleaseSpinLock(&stream->Lock, oldIrql);
+
+    while (!IsListEmpty(&taken)) {
+        PFB_DEFERRED_EVENT node = CONTAINING_RECORD(RemoveHeadList(&taken), FB_DEFERRED_EVENT, Link);
+        if (Waits) {
+            node->Event.Payload.OplockBreak.BreakFlags |= FLTB_BREAK_OPERATION_WAITS;
+        }
+        FbEventPost(&node->Event);
+        FbFree(node, FB_TAG_DEFERRED);
+    }
 }
 
 /*++
@@ -584,6 +752,13 @@ FbEmitBreakCompleted(
     FB_EVENT event;
     USHORT reason;
 
+    //
+    //  The breaks this operation caused come first: it waited, so they
+    //  carry OPERATION_WAITS (its own call may not have returned yet).
+    //
+
+    FbFlushDeferredEvents(Operation, TRUE);
+
     if (!FbEventWanted(FLTB_EVENT_OPLOCK_BREAK_COMPLETED)) {
         return;
     }
@@ -680,6 +855,141 @@ FbResumePended(
     FbOperationRelease(Operation);
 }
 
+static VOID
+FbQueueResume(
+    _In_ PFB_OPERATION Operation
+    )
+/*++
+
+Routine Description:
+
+    Continues a released operation from its deferred I/O work item.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+{
+    PFLT_CALLBACK_DATA data = Operation->Data;
+    NTSTATUS queued;
+
+    queued = (Operation->WorkItem != NULL)
+                 ? FltQueueDeferredIoWorkItem(Operation->WorkItem, data, FbContinueWorker,
+                                              DelayedWorkQueue, Operation)
+                 : STATUS_INSUFFICIENT_RESOURCES;
+    if (!NT_SUCCESS(queued)) {
+
+        //
+        //  Not safe to post (teardown, or a paging operation), or no work
+        //  item left (see FbContinueWorker): fail it rather than skip the
+        //  checks that remain.
+        //
+
+        data->IoStatus.Status = queued;
+        data->IoStatus.Information = 0;
+        FbEmitFailedOperation(Operation, queued);
+        FbResumePended(Operation, FLT_PREOP_COMPLETE);
+    }
+}
+
+/*++
+
+Routine Description:
+
+    Post-cleanup of a cleanup that released waiting operations: they
+    continue now, after the file system's cleanup of the handle (see the
+    module header).
+
+Arguments:
+
+    Cleanup - the cleanup operation.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbResumeReleasedWaiters(
+    _In_ PFB_OPERATION Cleanup
+    )
+{
+    LIST_ENTRY taken;
+    KIRQL oldIrql;
+
+    InitializeListHead(&taken);
+
+    KeAcquireSpinLock(&Cleanup->Stream->Lock, &oldIrql);
+    FbOpClearFlags(Cleanup, FB_OP_COLLECT_RELEASED);
+    while (!IsListEmpty(&Cleanup->ReleasedWaiters)) {
+        PLIST_ENTRY entry = RemoveHeadList(&Cleanup->ReleasedWaiters);
+        InsertTailList(&taken, entry);
+    }
+    KeReleaseSpinLock(&Cleanup->Stream->Lock, oldIrql);
+
+    while (!IsListEmpty(&taken)) {
+        PFB_OPERATION waiter = CONTAINING_RECORD(RemoveHeadList(&taken), FB_OPERATION, ReleasedLink);
+        InitializeListHead(&waiter->ReleasedLink);
+        FbQueueResume(waiter);
+    }
+}
+
+/*++
+
+Routine Description:
+
+    The record of an operation the oplock package failed (FLT_PREOP_COMPLETE
+    from FltCheckOplockEx) or whose wait ended with a failure (cancelled,
+    or it could not be continued): IO for reads, writes, set-information
+    and flushes, the lock-control record of its minor function. A create's
+    CREATE record is made where it is completed (FbResumePended,
+    FbPreCreate).
+
+Arguments:
+
+    Operation - the operation.
+
+    Status - the status it completes with.
+
+Return Value:
+
+    None.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+VOID
+FbEmitFailedOperation(
+    _In_ PFB_OPERATION Operation,
+    _In_ NTSTATUS Status
+    )
+{
+    switch (Operation->Major) {
+    case IRP_MJ_READ:
+    case IRP_MJ_WRITE:
+    case IRP_MJ_SET_INFORMATION:
+    case IRP_MJ_FLUSH_BUFFERS:
+        FbEmitIo(Operation->Data, Status, Operation->Stream, Operation->Handle, Operation->OperationId,
+                 Operation->ProcessId, Operation->ThreadId,
+                 FbOpTestFlags(Operation, FB_OP_OFFSET_RESOLVED) ? &Operation->ResolvedOffset : NULL);
+        break;
+    case IRP_MJ_LOCK_CONTROL:
+        FbEmitLockRefused(Operation, Status);
+        break;
+    default:
+        break;
+    }
+}
+
 /*++
 
 Routine Description:
@@ -715,7 +1025,9 @@ FbOplockWaitComplete(
 {
     PFB_OPERATION operation = (PFB_OPERATION)Context;
     NTSTATUS status = Data->IoStatus.Status;
-    NTSTATUS queued;
+    PFB_OPERATION releaser;
+    BOOLEAN collected = FALSE;
+    KIRQL oldIrql;
 
     if (operation == NULL) {
         FltCompletePendedPreOperation(Data, NT_SUCCESS(status) ? FLT_PREOP_SUCCESS_NO_CALLBACK
@@ -727,6 +1039,7 @@ FbOplockWaitComplete(
     FbEmitBreakCompleted(operation, status);
 
     if (!NT_SUCCESS(status)) {
+        FbEmitFailedOperation(operation, status);
         FbResumePended(operation, FLT_PREOP_COMPLETE);
         return;
     }
@@ -736,24 +1049,22 @@ FbOplockWaitComplete(
     //  to check: this routine runs inside the releaser's package call (an
     //  acknowledgement or a cleanup holding the stream's resource), and
     //  resuming here would send the operation down, and run its
-    //  post-operation, on that thread.
+    //  post-operation, on that thread. A cleanup's waiters wait for its
+    //  post-cleanup (module header).
     //
 
-    queued = (operation->WorkItem != NULL)
-                 ? FltQueueDeferredIoWorkItem(operation->WorkItem, Data, FbContinueWorker,
-                                              DelayedWorkQueue, operation)
-                 : STATUS_INSUFFICIENT_RESOURCES;
-    if (!NT_SUCCESS(queued)) {
+    releaser = FbStreamActiveOperation(operation->Stream);
+    if (releaser != NULL && releaser != operation) {
+        KeAcquireSpinLock(&operation->Stream->Lock, &oldIrql);
+        if (FbOpTestFlags(releaser, FB_OP_COLLECT_RELEASED)) {
+            InsertTailList(&releaser->ReleasedWaiters, &operation->ReleasedLink);
+            collected = TRUE;
+        }
+        KeReleaseSpinLock(&operation->Stream->Lock, oldIrql);
+    }
 
-        //
-        //  Not safe to post (teardown, or a paging operation), or no work
-        //  item left (see FbContinueWorker): fail it rather than skip the
-        //  checks that remain.
-        //
-
-        Data->IoStatus.Status = queued;
-        Data->IoStatus.Information = 0;
-        FbResumePended(operation, FLT_PREOP_COMPLETE);
+    if (!collected) {
+        FbQueueResume(operation);
     }
 }
 
@@ -837,6 +1148,8 @@ FbOperationContinue(
     )
 {
     switch (Operation->Stage) {
+    case FbStageCreateStart:
+        return FbCreateFromTop(Operation);
     case FbStageCreateBreakH:
         return FbCreateAfterBreakH(Operation);
     case FbStageReadWrite:

@@ -19,7 +19,29 @@ Abstract:
     pre-post routine locks the user buffer), then FltCheckLockForReadAccess
     / FltCheckLockForWriteAccess, failing the I/O with
     STATUS_FILE_LOCK_CONFLICT (IO_REFUSED). Data still goes to the file
-    system below. IO at completion. An IRP_MN_COMPLETE read or write only
+    system below. IO at completion.
+
+    Requests the file system answers before any check get none here
+    either (fastfat read.c / write.c complete them before FsRtlCheckOplock;
+    [MS-FSA] 2.1.5.3 / 2.1.5.4): zero-length I/O (a zero-length write
+    breaks nothing), and offsets NTFS refuses with STATUS_INVALID_PARAMETER
+    (past MAXLONGLONG, or negative). Directories are never managed streams.
+
+    A write to end of file (ByteOffset FILE_WRITE_TO_END_OF_FILE, as the
+    I/O manager passes an append-only handle's writes) is checked against
+    byte-range locks at the current end of file, not at the raw offset:
+    NTFS resolves it after its oplock check and before its lock check
+    (fastfat write.c: StartingByte = FileSize for WriteToEof, then
+    FsRtlCheckLockForWriteAccess). The end of file is queried with
+    FltQueryInformationFile at PASSIVE_LEVEL (after an oplock wait the
+    check runs in a work item, at PASSIVE_LEVEL, so it sees the size the
+    holder left) and read from the file system's FSRTL_COMMON_FCB_HEADER
+    at APC_LEVEL. The records carry that offset. The write then goes down
+    unchanged; the file system resolves the offset again (a concurrent
+    extension between the two is not covered, like the check/I-O gap in
+    driver/README.md).
+
+    An IRP_MN_COMPLETE read or write only
     hands back the MDL of an earlier MDL read/write (no data moves); it is
     never checked, because failing it would leave the cache pages locked
     (fastfat read.c / write.c skip it the same way).
@@ -115,15 +137,21 @@ IRQL:
 
 Routine Description:
 
-    Emits IO for a finished read, write, set-information or flush.
+    Emits IO for a finished (or refused) read, write, set-information or
+    flush.
 
 Arguments:
 
-    Data - the completed operation.
+    Data - the operation.
+
+    Status - its status (Data->IoStatus.Status at completion).
 
     Stream, Handle - its contexts.
 
     OperationId, ProcessId, ThreadId - identifiers.
+
+    ResolvedOffset - a write to end of file: where it went (NULL: the
+    request's own ByteOffset).
 
 Return Value:
 
@@ -138,11 +166,13 @@ _IRQL_requires_max_(DISPATCH_LEVEL)
 VOID
 FbEmitIo(
     _In_ PFLT_CALLBACK_DATA Data,
+    _In_ NTSTATUS Status,
     _In_ PFB_STREAM Stream,
     _In_ PFB_HANDLE Handle,
     _In_ ULONGLONG OperationId,
     _In_ ULONG ProcessId,
-    _In_ ULONG ThreadId
+    _In_ ULONG ThreadId,
+    _In_opt_ const ULONGLONG *ResolvedOffset
     )
 {
     PFLT_IO_PARAMETER_BLOCK iopb = Data->Iopb;
@@ -152,11 +182,11 @@ FbEmitIo(
         return;
     }
 
-    FbEventFromStream(&event, FLTB_EVENT_IO, Data->IoStatus.Status, Stream, Handle->FileObjectId,
+    FbEventFromStream(&event, FLTB_EVENT_IO, Status, Stream, Handle->FileObjectId,
                       OperationId, ProcessId, ThreadId);
     event.Payload.Io.Major = iopb->MajorFunction;
     event.Payload.Io.Minor = iopb->MinorFunction;
-    event.Payload.Io.Information = (ULONGLONG)Data->IoStatus.Information;
+    event.Payload.Io.Information = NT_SUCCESS(Status) ? (ULONGLONG)Data->IoStatus.Information : 0;
 
     switch (iopb->MajorFunction) {
     case IRP_MJ_READ:
@@ -164,12 +194,28 @@ FbEmitIo(
         event.Payload.Io.Length = iopb->Parameters.Read.Length;
         break;
     case IRP_MJ_WRITE:
-        event.Payload.Io.Offset = (ULONGLONG)iopb->Parameters.Write.ByteOffset.QuadPart;
+        event.Payload.Io.Offset = (ResolvedOffset != NULL)
+                                      ? *ResolvedOffset
+                                      : (ULONGLONG)iopb->Parameters.Write.ByteOffset.QuadPart;
         event.Payload.Io.Length = iopb->Parameters.Write.Length;
         break;
     case IRP_MJ_SET_INFORMATION:
+
+        //
+        //  Length: the new size of an end-of-file or allocation request, read
+        //  from the request's system buffer (METHOD_BUFFERED: captured by the
+        //  I/O manager, kernel memory) after its length is checked.
+        //
+
         event.Payload.Io.Detail = (FLTB_U32)iopb->Parameters.SetFileInformation.FileInformationClass;
-        event.Payload.Io.Length = iopb->Parameters.SetFileInformation.Length;
+        if ((iopb->Parameters.SetFileInformation.FileInformationClass == FileEndOfFileInformation ||
+             iopb->Parameters.SetFileInformation.FileInformationClass == FileAllocationInformation) &&
+            iopb->Parameters.SetFileInformation.InfoBuffer != NULL &&
+            iopb->Parameters.SetFileInformation.Length >= sizeof(LARGE_INTEGER)) {
+            LARGE_INTEGER size;
+            RtlCopyMemory(&size, iopb->Parameters.SetFileInformation.InfoBuffer, sizeof(size));
+            event.Payload.Io.Length = (ULONGLONG)size.QuadPart;
+        }
         break;
     default:
         break;
@@ -179,6 +225,170 @@ FbEmitIo(
         event.Flags |= FLTB_RECORD_FAST_IO;
     }
     FbEventPost(&event);
+}
+
+/*++
+
+Routine Description:
+
+    The end of file and allocation size of the operation's stream, as the
+    file system reports them: FltQueryInformationFile
+    (FileStandardInformation) at PASSIVE_LEVEL; at APC_LEVEL, where that
+    routine may not be called, the sizes the file system keeps in the
+    FSRTL_COMMON_FCB_HEADER its FsContext points to (the header every file
+    system whose files are cached must provide; paged memory may be read
+    below DISPATCH_LEVEL).
+
+Arguments:
+
+    Data - an operation on an open file object.
+
+    EndOfFile, AllocationSize - receive the sizes.
+
+Return Value:
+
+    TRUE when the sizes were read.
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbQueryFileSizes(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _Out_ PLONGLONG EndOfFile,
+    _Out_ PLONGLONG AllocationSize
+    )
+{
+    PFILE_OBJECT fileObject = Data->Iopb->TargetFileObject;
+    FILE_STANDARD_INFORMATION standard;
+    const FSRTL_COMMON_FCB_HEADER *header;
+
+    *EndOfFile = 0;
+    *AllocationSize = 0;
+
+    if (fileObject == NULL) {
+        return FALSE;
+    }
+
+    if (KeGetCurrentIrql() == PASSIVE_LEVEL) {
+        if (!NT_SUCCESS(FltQueryInformationFile(Data->Iopb->TargetInstance, fileObject, &standard,
+                                                sizeof(standard), FileStandardInformation, NULL))) {
+            return FALSE;
+        }
+        *EndOfFile = standard.EndOfFile.QuadPart;
+        *AllocationSize = standard.AllocationSize.QuadPart;
+        return TRUE;
+    }
+
+    header = (const FSRTL_COMMON_FCB_HEADER *)fileObject->FsContext;
+    if (header == NULL) {
+        return FALSE;
+    }
+    *EndOfFile = header->FileSize.QuadPart;
+    *AllocationSize = header->AllocationSize.QuadPart;
+    return TRUE;
+}
+
+/*++
+
+Routine Description:
+
+    Is this a write to end of file (ByteOffset FILE_WRITE_TO_END_OF_FILE
+    with HighPart -1; NtWriteFile / IRP_MJ_WRITE pages)?
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbWriteToEndOfFile(
+    _In_ PFLT_CALLBACK_DATA Data
+    )
+{
+    const LARGE_INTEGER *offset = &Data->Iopb->Parameters.Write.ByteOffset;
+
+    return (BOOLEAN)(Data->Iopb->MajorFunction == IRP_MJ_WRITE &&
+                     offset->LowPart == FILE_WRITE_TO_END_OF_FILE && offset->HighPart == -1);
+}
+
+/*++
+
+Routine Description:
+
+    Where a write to end of file goes: the current end of file.
+
+Arguments:
+
+    Data - the write.
+
+    Offset - receives the end of file.
+
+Return Value:
+
+    TRUE when it could be read (FbQueryFileSizes).
+
+IRQL:
+
+    <= APC_LEVEL.
+
+--*/
+_IRQL_requires_max_(APC_LEVEL)
+BOOLEAN
+FbResolveWriteOffset(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _Out_ PULONGLONG Offset
+    )
+{
+    LONGLONG endOfFile;
+    LONGLONG allocation;
+
+    *Offset = 0;
+    if (!FbQueryFileSizes(Data, &endOfFile, &allocation) || endOfFile < 0) {
+        return FALSE;
+    }
+    *Offset = (ULONGLONG)endOfFile;
+    return TRUE;
+}
+
+/*++
+
+Routine Description:
+
+    Does the file system answer this read or write before any oplock or
+    lock check (see the module header)? Zero length, or an offset (or its
+    end) past MAXLONGLONG.
+
+Arguments:
+
+    Data - the read or write.
+
+    Offset - its offset (resolved for a write to end of file).
+
+Return Value:
+
+    TRUE when no check applies.
+
+IRQL:
+
+    Any.
+
+--*/
+static BOOLEAN
+FbReadWriteUnchecked(
+    _In_ PFLT_CALLBACK_DATA Data,
+    _In_ ULONGLONG Offset
+    )
+{
+    const ULONGLONG maxLongLong = 0x7FFFFFFFFFFFFFFFULL;
+    ULONG length = (Data->Iopb->MajorFunction == IRP_MJ_READ) ? Data->Iopb->Parameters.Read.Length
+                                                               : Data->Iopb->Parameters.Write.Length;
+
+    return (BOOLEAN)(length == 0 || Offset > maxLongLong || (ULONGLONG)length > maxLongLong - Offset);
 }
 
 /*++
@@ -227,6 +437,20 @@ FbReadWriteAfterOplock(
         return FLT_PREOP_COMPLETE;
     }
 
+    //
+    //  A write to end of file is checked where it will go: the end of file
+    //  now, after any oplock wait (the holder may have extended the file
+    //  before it acknowledged).
+    //
+
+    if (FbWriteToEndOfFile(data)) {
+        if (FbResolveWriteOffset(data, &Operation->ResolvedOffset)) {
+            FbOpSetFlags(Operation, FB_OP_OFFSET_RESOLVED);
+        } else {
+            FbOpClearFlags(Operation, FB_OP_OFFSET_RESOLVED);
+        }
+    }
+
     FltAcquireResourceShared(&Operation->Stream->Resource);
     allowed = FbFileLockCheckIo(Operation);
     FltReleaseResource(&Operation->Stream->Resource);
@@ -248,7 +472,9 @@ FbReadWriteAfterOplock(
             event.Payload.IoRefused.Length = iopb->Parameters.Read.Length;
             event.Payload.IoRefused.Key = iopb->Parameters.Read.Key;
         } else {
-            event.Payload.IoRefused.Offset = (ULONGLONG)iopb->Parameters.Write.ByteOffset.QuadPart;
+            event.Payload.IoRefused.Offset = FbOpTestFlags(Operation, FB_OP_OFFSET_RESOLVED)
+                                                 ? Operation->ResolvedOffset
+                                                 : (ULONGLONG)iopb->Parameters.Write.ByteOffset.QuadPart;
             event.Payload.IoRefused.Length = iopb->Parameters.Write.Length;
             event.Payload.IoRefused.Key = iopb->Parameters.Write.Key;
         }
@@ -291,6 +517,8 @@ FbPreReadWrite(
     PFB_OPERATION operation;
     PFB_STREAM stream;
     PFB_HANDLE handle;
+    ULONGLONG offset;
+    BOOLEAN resolved = FALSE;
 
     *CompletionContext = NULL;
 
@@ -300,12 +528,26 @@ FbPreReadWrite(
         return FLT_PREOP_SUCCESS_NO_CALLBACK;
     }
 
+    //
+    //  The offset the request really has: a write to end of file goes to
+    //  the current end of file.
+    //
+
+    offset = (Data->Iopb->MajorFunction == IRP_MJ_READ)
+                 ? (ULONGLONG)Data->Iopb->Parameters.Read.ByteOffset.QuadPart
+                 : (ULONGLONG)Data->Iopb->Parameters.Write.ByteOffset.QuadPart;
+    if (FLT_IS_IRP_OPERATION(Data) && FbWriteToEndOfFile(Data)) {
+        resolved = FbResolveWriteOffset(Data, &offset);
+    }
+
     if (!stream->Managed) {
         PFB_OBSERVE_OP observe = FbObserveOpCreate(Data, stream, handle);
         FbStreamRelease(stream, handle);
         if (observe == NULL) {
             return FLT_PREOP_SUCCESS_NO_CALLBACK;
         }
+        observe->OffsetResolved = resolved;
+        observe->Offset = offset;
         *CompletionContext = observe;
         return FLT_PREOP_SUCCESS_WITH_CALLBACK;
     }
@@ -328,6 +570,27 @@ FbPreReadWrite(
         return FLT_PREOP_COMPLETE;
     }
 
+    if (resolved) {
+        operation->ResolvedOffset = offset;
+        FbOpSetFlags(operation, FB_OP_OFFSET_RESOLVED);
+    }
+
+    //
+    //  A write to end of file whose end of file could not be read keeps
+    //  its checks (at the offset it has).
+    //
+
+    if (FbReadWriteUnchecked(Data, (FbWriteToEndOfFile(Data) && !resolved) ? 0 : offset)) {
+
+        //
+        //  The file system answers it before any check (module header):
+        //  no oplock or lock check, IO at completion.
+        //
+
+        *CompletionContext = operation;
+        return FLT_PREOP_SUCCESS_WITH_CALLBACK;
+    }
+
     operation->Stage = FbStageReadWrite;
 
     FltAcquireResourceShared(&operation->Stream->Resource);
@@ -337,8 +600,7 @@ FbPreReadWrite(
     if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
         result = FbReadWriteAfterOplock(operation);
     } else if (result == FLT_PREOP_COMPLETE) {
-        FbEmitIo(Data, operation->Stream, operation->Handle, operation->OperationId,
-                 operation->ProcessId, operation->ThreadId);
+        FbEmitFailedOperation(operation, Data->IoStatus.Status);
     }
 
     if (result == FLT_PREOP_SUCCESS_WITH_CALLBACK) {
@@ -384,8 +646,9 @@ FbPostReadWrite(
     if (FB_CONTEXT_KIND(CompletionContext) == FB_KIND_OPERATION) {
         PFB_OPERATION operation = (PFB_OPERATION)CompletionContext;
         if (!draining) {
-            FbEmitIo(Data, operation->Stream, operation->Handle, operation->OperationId,
-                     operation->ProcessId, operation->ThreadId);
+            FbEmitIo(Data, Data->IoStatus.Status, operation->Stream, operation->Handle,
+                     operation->OperationId, operation->ProcessId, operation->ThreadId,
+                     FbOpTestFlags(operation, FB_OP_OFFSET_RESOLVED) ? &operation->ResolvedOffset : NULL);
         }
         FbOperationRelease(operation);
         return FLT_POSTOP_FINISHED_PROCESSING;
@@ -400,14 +663,22 @@ FbPostReadWrite(
                                   observe->Handle->FileObjectId, observe->OperationId,
                                   observe->ProcessId, observe->ThreadId);
                 event.Payload.IoRefused.Major = iopb->MajorFunction;
-                event.Payload.IoRefused.Offset = (ULONGLONG)iopb->Parameters.Read.ByteOffset.QuadPart;
-                event.Payload.IoRefused.Length = iopb->Parameters.Read.Length;
-                event.Payload.IoRefused.Key = iopb->Parameters.Read.Key;
+                if (iopb->MajorFunction == IRP_MJ_READ) {
+                    event.Payload.IoRefused.Offset = (ULONGLONG)iopb->Parameters.Read.ByteOffset.QuadPart;
+                    event.Payload.IoRefused.Length = iopb->Parameters.Read.Length;
+                    event.Payload.IoRefused.Key = iopb->Parameters.Read.Key;
+                } else {
+                    event.Payload.IoRefused.Offset = observe->OffsetResolved
+                                                         ? observe->Offset
+                                                         : (ULONGLONG)iopb->Parameters.Write.ByteOffset.QuadPart;
+                    event.Payload.IoRefused.Length = iopb->Parameters.Write.Length;
+                    event.Payload.IoRefused.Key = iopb->Parameters.Write.Key;
+                }
                 FbEventPost(&event);
             }
         } else if (!draining) {
-            FbEmitIo(Data, observe->Stream, observe->Handle, observe->OperationId,
-                     observe->ProcessId, observe->ThreadId);
+            FbEmitIo(Data, Data->IoStatus.Status, observe->Stream, observe->Handle, observe->OperationId,
+                     observe->ProcessId, observe->ThreadId, observe->OffsetResolved ? &observe->Offset : NULL);
         }
 
         FbObserveOpRelease(observe);

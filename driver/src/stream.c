@@ -162,6 +162,7 @@ FbStreamCreate(
     InitializeListHead(&stream->ActiveOps);
     InitializeListHead(&stream->HeldOplocks);
     InitializeListHead(&stream->LockOps);
+    InitializeListHead(&stream->Handles);
     KeInitializeSpinLock(&stream->Lock);
     stream->InstanceContext = InstanceContext;
     stream->StreamId = (ULONGLONG)InterlockedIncrement64(&FbGlobals.NextStreamId);
@@ -521,12 +522,16 @@ FbHandleCreate(
     }
 
     RtlZeroMemory(handle, sizeof(*handle));
+    InitializeListHead(&handle->StreamLink);
     handle->FileObjectId = Operation->FileObjectId;
     handle->Stream = Stream;
     FltReferenceContext(Stream);
     handle->Access = (security != NULL) ? security->DesiredAccess : 0;
     handle->ShareAccess = parameters->Create.ShareAccess;
     handle->CreateOptions = parameters->Create.Options & 0x00FFFFFFu;
+    handle->DeleteOnClose = (BOOLEAN)((handle->CreateOptions & FILE_DELETE_ON_CLOSE) != 0);
+    handle->HasOplockKey = Operation->HasOplockKey;
+    handle->OplockKey = Operation->OplockKey;
 
     status = FltSetStreamHandleContext(FltObjects->Instance, FltObjects->FileObject,
                                        FLT_SET_CONTEXT_REPLACE_IF_EXISTS, handle, NULL);
@@ -739,6 +744,14 @@ FbStreamCountOpen(
 
     if (Add) {
         Handle->CountsForShare = (BOOLEAN)(read || write || del);
+        if (!Handle->Listed) {
+            InsertTailList(&Stream->Handles, &Handle->StreamLink);
+            Handle->Listed = TRUE;
+        }
+    } else if (Handle->Listed) {
+        RemoveEntryList(&Handle->StreamLink);
+        InitializeListHead(&Handle->StreamLink);
+        Handle->Listed = FALSE;
     }
 
     if (Handle->CountsForShare) {
@@ -767,6 +780,150 @@ FbStreamCountOpen(
     }
 
     KeReleaseSpinLock(&Stream->Lock, oldIrql);
+}
+
+/*++
+
+Routine Description:
+
+    Cleanup of a handle: the handle stops counting (open handles, share
+    access - fastfat cleanup.c removes the share access before its last
+    oplock check), and the delete bookkeeping the CLEANUP record reports:
+    a delete-on-close handle makes the stream delete-pending now ([MS-FSA]
+    2.1.5.5; fastfat sets FCB_STATE_DELETE_ON_CLOSE at cleanup), and the
+    last handle of a delete-pending stream deletes it.
+
+    What the filter knows is what it saw: FILE_DELETE_ON_CLOSE at create,
+    dispositions that succeeded (FbSetInfoSeen), its own handle counts; it
+    cannot ask the file system at cleanup time.
+
+Arguments:
+
+    Stream - the stream.
+
+    Handle - the handle being cleaned up.
+
+Return Value:
+
+    FLTB_CLEANUP_* flags.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+ULONG
+FbStreamCleanupHandle(
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
+    )
+{
+    ULONG flags = 0;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&Stream->Lock, &oldIrql);
+    if (Handle->DeleteOnClose) {
+        Stream->DeletePending = TRUE;
+        flags |= FLTB_CLEANUP_DELETE_ON_CLOSE;
+    }
+    KeReleaseSpinLock(&Stream->Lock, oldIrql);
+
+    FbStreamCountOpen(Stream, Handle, FALSE);
+
+    KeAcquireSpinLock(&Stream->Lock, &oldIrql);
+    if (Stream->DeletePending && Stream->OpenHandles <= 0) {
+        flags |= FLTB_CLEANUP_DELETED;
+    }
+    KeReleaseSpinLock(&Stream->Lock, oldIrql);
+
+    return flags;
+}
+
+/*++
+
+Routine Description:
+
+    Is the stream delete-pending, as far as the filter saw?
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbStreamDeletePending(
+    _In_ PFB_STREAM Stream
+    )
+{
+    BOOLEAN pending;
+    KIRQL oldIrql;
+
+    KeAcquireSpinLock(&Stream->Lock, &oldIrql);
+    pending = Stream->DeletePending;
+    KeReleaseSpinLock(&Stream->Lock, oldIrql);
+    return pending;
+}
+
+/*++
+
+Routine Description:
+
+    OPLOCK_FSCTRL_FLAG_ALL_KEYS_MATCH for an exclusive request: the
+    requesting handle carries an oplock key, at least one other handle is
+    open, and every other open handle carries the same key
+    (FltOplockFsctrlEx: "The file system verified that all oplock keys on
+    any handles that are currently open match"; a lease holder's second
+    handle under the same key then does not count against RW / RWH).
+
+Arguments:
+
+    Stream - the stream.
+
+    Handle - the requesting handle.
+
+Return Value:
+
+    TRUE when the flag applies.
+
+IRQL:
+
+    <= DISPATCH_LEVEL.
+
+--*/
+_IRQL_requires_max_(DISPATCH_LEVEL)
+BOOLEAN
+FbStreamAllKeysMatch(
+    _In_ PFB_STREAM Stream,
+    _In_ PFB_HANDLE Handle
+    )
+{
+    BOOLEAN match = TRUE;
+    ULONG others = 0;
+    PLIST_ENTRY entry;
+    KIRQL oldIrql;
+
+    if (!Handle->HasOplockKey) {
+        return FALSE;
+    }
+
+    KeAcquireSpinLock(&Stream->Lock, &oldIrql);
+    for (entry = Stream->Handles.Flink; entry != &Stream->Handles; entry = entry->Flink) {
+        PFB_HANDLE other = CONTAINING_RECORD(entry, FB_HANDLE, StreamLink);
+        if (other == Handle) {
+            continue;
+        }
+        others += 1;
+        if (!other->HasOplockKey ||
+            RtlCompareMemory(&other->OplockKey, &Handle->OplockKey, sizeof(GUID)) != sizeof(GUID)) {
+            match = FALSE;
+            break;
+        }
+    }
+    KeReleaseSpinLock(&Stream->Lock, oldIrql);
+
+    return (BOOLEAN)(match && others > 0);
 }
 
 /*++
@@ -928,10 +1085,25 @@ FbHandleContextCleanup(
     )
 {
     PFB_HANDLE handle = (PFB_HANDLE)Context;
+    KIRQL oldIrql;
 
     UNREFERENCED_PARAMETER(ContextType);
 
     if (handle->Stream != NULL) {
+
+        //
+        //  A handle that never saw its cleanup (instance teardown) leaves the
+        //  stream's list here.
+        //
+
+        KeAcquireSpinLock(&handle->Stream->Lock, &oldIrql);
+        if (handle->Listed) {
+            RemoveEntryList(&handle->StreamLink);
+            InitializeListHead(&handle->StreamLink);
+            handle->Listed = FALSE;
+        }
+        KeReleaseSpinLock(&handle->Stream->Lock, oldIrql);
+
         FltReleaseContext(handle->Stream);
         handle->Stream = NULL;
     }

@@ -13,13 +13,15 @@
  */
 
 /**
- * The model configuration of the demo: the whole volume is an observe root, so NTFS's own oplock
- * and lock packages (the model's NTFS twin) answer and the filter reports what it sees. (On
- * streams the filter manages, it checks oplocks in pre-create, before the file system's share
- * check, so a share-conflicting open first breaks W: RWH -> RH; NTFS checks sharing first and
- * breaks H: RWH -> RW, which is what this demo shows.)
+ * The model configuration of the demo: the default one, where the whole model volume is managed,
+ * so the filter owns the oplock and the byte-range locks and every row carries its causality
+ * (which operation broke which oplock, who released whom). The filter follows NTFS's order at
+ * create ([MS-FSA] 2.1.5.1.2): share check first, FltOplockBreakH for handle caching only
+ * (RWH -> RW), the open waits for the acknowledgement, the share check is made again, and an
+ * open that still conflicts fails with STATUS_SHARING_VIOLATION without any other oplock check;
+ * the same trace as NTFS's own under an observe root.
  */
-export const DEMO_MODEL_OPTIONS = { managed: [], observe: ['C:\\'] } as const;
+export const DEMO_MODEL_OPTIONS = {} as const;
 
 export const DEMO_SCENARIO = `
 name: demo

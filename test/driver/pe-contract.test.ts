@@ -72,6 +72,7 @@ const NTOSKRNL = new Set([
   'ExInitializeResourceLite',
   'ExDeleteResourceLite',
   'FsRtlAreThereCurrentOrInProgressFileLocks',
+  'FsRtlAreThereWaitingFileLocks',
   'FsRtlFastUnlockAll',
   'KeAcquireSpinLockRaiseToDpc',
   'KeReleaseSpinLock',

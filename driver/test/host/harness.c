@@ -614,7 +614,7 @@ TestCommands(void)
     Expect(&client, "CONFIGURE name longer than FLTB_MAX_NAME_BYTES", "hello", &b, 48, STATUS_INVALID_PARAMETER, 24);
     spaces[0].Name = "Device\\HarddiskVolume3";
     b = ConfigureCmd(FLTB_CONFIGURE_SET_NAMESPACES, 0, 0, spaces, 1);
-    Expect(&client, "[driver-only] CONFIGURE name without a leading backslash", "hello", &b, 48, STATUS_INVALID_PARAMETER, 24);
+    Expect(&client, "CONFIGURE name without a leading backslash", "hello", &b, 48, STATUS_INVALID_PARAMETER, 24);
     spaces[0].Name = "\\Device\\HarddiskVolume3\\";
     b = ConfigureCmd(FLTB_CONFIGURE_SET_NAMESPACES, 0, 0, spaces, 1);
     Expect(&client, "CONFIGURE name with a trailing backslash", "hello", &b, 48, STATUS_SUCCESS, 48);
@@ -622,7 +622,7 @@ TestCommands(void)
     b = ConfigureCmd(FLTB_CONFIGURE_SET_NAMESPACES, 0, 0, spaces, 1);
     b.Bytes[48 + 8 + 4] = 0;                                  /* 3rd UTF-16 unit -> NUL */
     b.Bytes[48 + 8 + 5] = 0;
-    Expect(&client, "[driver-only] CONFIGURE name with a NUL", "hello", &b, 48, STATUS_INVALID_PARAMETER, 24);
+    Expect(&client, "CONFIGURE name with a NUL", "hello", &b, 48, STATUS_INVALID_PARAMETER, 24);
     spaces[0].Kind = FLTB_NAMESPACE_MANAGED;
     spaces[0].Name = "\\Device\\HarddiskVolume3\\work";
     spaces[1].Kind = FLTB_NAMESPACE_OBSERVE;
@@ -709,9 +709,9 @@ TestCommands(void)
     b = ProbeStartCmd(FLTB_PROBE_READ, 0, 0, FLTB_PROBE_READ_MAX + 1, 0, "\\Device\\HarddiskVolume3\\f");
     Expect(&client, "PROBE_START read too long", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
     b = ProbeStartCmd(FLTB_PROBE_READ, 0, 0, 16, 0x8000000000000000ull, "\\Device\\HarddiskVolume3\\f");
-    Expect(&client, "[driver-only] PROBE_START read offset beyond 2^63", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
+    Expect(&client, "PROBE_START read offset beyond 2^63", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
     b = ProbeStartCmd(FLTB_PROBE_READ, 0, 0, 16, 0, "Device\\f");
-    Expect(&client, "[driver-only] PROBE_START path without a leading backslash", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
+    Expect(&client, "PROBE_START path without a leading backslash", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
     b = ProbeStartCmd(FLTB_PROBE_OPLOCK, 0, FLTB_OPLOCK_R, 16, 0, "\\Device\\HarddiskVolume3\\f");
     Expect(&client, "PROBE_START oplock probe with a read length", "hello", &b, 32, STATUS_INVALID_PARAMETER, 24);
     b = ProbeStartCmd(FLTB_PROBE_OPLOCK, 0, FLTB_OPLOCK_R, 0, 8, "\\Device\\HarddiskVolume3\\f");

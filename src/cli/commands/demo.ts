@@ -29,8 +29,8 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   const narrate = !json && !args.quiet;
   const p = ctx.color;
   const scenario = parseScenario(DEMO_SCENARIO, '<demo>');
-  // The demo's files are under an observe root of the model: the NTFS twin's own oplock and
-  // lock packages answer, exactly as NTFS does on Windows, and the filter reports what it sees.
+  // The demo runs in the model's default configuration: its files are managed, so the filter
+  // owns their oplock and byte-range locks (in NTFS's order) and reports full causality.
   const bridge = await openBackend('model', { modelOptions: DEMO_MODEL_OPTIONS });
   const table = new EventTable((line) => ctx.stdout.write(`${line}\n`), {
     palette: p,

@@ -16,6 +16,10 @@
  * STATUS_REVISION_MISMATCH for a version nobody speaks, STATUS_INVALID_DEVICE_REQUEST for an
  * unknown command or any command before HELLO, STATUS_BUFFER_TOO_SMALL when the reply does not
  * fit the caller's output buffer, STATUS_NOT_FOUND for an unknown probe id.
+ *
+ * The driver's rules for names (an NT path: a leading backslash, no NUL) and for a read probe's
+ * offset (below 2^63) apply here too, at the same point of the validation order (comm.c's
+ * header), so the host harness's vectors for them compare byte for byte.
  */
 
 import { ProtocolError } from '../../bridge/errors.js';
@@ -178,12 +182,23 @@ export class Connection {
       }
       throw error;
     }
-    if (outputBytes < replyBytes(command.command)) return refuse(NtStatus.STATUS_BUFFER_TOO_SMALL);
-    // Driver rule on top of the codec: a read probe's offset is a LARGE_INTEGER (comm.c).
+    // comm.c FbCmdProbeStart: on top of the wire rules, the path must be an NT path (a leading
+    // backslash, no NUL) and a read probe's offset a LARGE_INTEGER below 2^63 (negative values
+    // are FILE_USE_FILE_POINTER_POSITION and kin to the I/O manager), checked before the output
+    // buffer's size.
     if (
       command.command === 'probe-start' &&
-      command.kind === 'read' &&
-      command.readOffset >= 1n << 63n
+      ((command.kind === 'read' && command.readOffset >= 1n << 63n) || !ntPathValid(command.path))
+    ) {
+      return refuse(NtStatus.STATUS_INVALID_PARAMETER);
+    }
+    if (outputBytes < replyBytes(command.command)) return refuse(NtStatus.STATUS_BUFFER_TOO_SMALL);
+    // policy.c FbPolicyCreate (after the output check, as applying CONFIGURE): every namespace
+    // path an NT path too.
+    if (
+      command.command === 'configure' &&
+      command.namespaces !== undefined &&
+      !command.namespaces.every((n) => ntPathValid(n.path))
     ) {
       return refuse(NtStatus.STATUS_INVALID_PARAMETER);
     }
@@ -341,6 +356,15 @@ export class Connection {
     for (const record of records) builder.append(record);
     return builder.finish();
   }
+}
+
+/**
+ * The rule driver/src/comm.c FbProbePathValid and policy.c apply to names from user mode: an NT
+ * path starts with a backslash and holds no NUL (docs/protocol.md: the paths are NT paths; the
+ * model maps `\Device\HarddiskVolumeN\...` and `\dir` onto its volume).
+ */
+export function ntPathValid(path: string): boolean {
+  return path.startsWith('\\') && !path.includes('\0');
 }
 
 /** The command header fields, read without validation (for refusals). */

@@ -2,7 +2,8 @@
  * Twin of driver/src/flush.c: IRP_MJ_FLUSH_BUFFERS.
  *
  * Managed streams: FltCheckOplockEx (a flush breaks what [MS-FSA] 2.1.4.12 FLUSH_DATA breaks),
- * then the file system. Records: breaks; wait; `io` at completion. Observe roots: `io`.
+ * then the file system. Records: breaks; wait; `io` at completion (also when the oplock package
+ * fails it, with that status). Observe roots: `io`.
  */
 
 import { MajorFunction } from '../../bridge/events.js';
@@ -23,16 +24,20 @@ export function preFlush(f: FltBridgeFilter, irp: Irp): void {
     sendDown(f, irp, ctx);
     return;
   }
+  const fail = (status: number) => {
+    emitIo(f, irp, ctx, status, 0n);
+    irp.complete(status, 0n);
+  };
   const gate = checkOplock(
     f,
     irp,
     ctx,
     stream,
-    resumeOr(irp, () => sendDown(f, irp, ctx)),
+    resumeOr(irp, () => sendDown(f, irp, ctx), fail),
   );
   if (gate.kind === 'pending') return;
   if (gate.kind === 'complete') {
-    irp.complete(gate.status);
+    fail(gate.status);
     return;
   }
   sendDown(f, irp, ctx);
@@ -40,16 +45,26 @@ export function preFlush(f: FltBridgeFilter, irp: Irp): void {
 
 function sendDown(f: FltBridgeFilter, irp: Irp, ctx: HandleContext): void {
   f.passDown(irp, (done) => {
-    f.emit({
-      type: 'io',
-      ...f.header(ctx, done.operationId, done.process, done.status),
-      major: MajorFunction.FLUSH_BUFFERS,
-      minor: 0,
-      detail: 0,
-      offset: 0n,
-      length: 0n,
-      information: done.information,
-    });
+    emitIo(f, done, ctx, done.status, done.information);
     return 'continue';
+  });
+}
+
+function emitIo(
+  f: FltBridgeFilter,
+  irp: Irp,
+  ctx: HandleContext,
+  status: number,
+  information: bigint,
+): void {
+  f.emit({
+    type: 'io',
+    ...f.header(ctx, irp.operationId, irp.process, status),
+    major: MajorFunction.FLUSH_BUFFERS,
+    minor: 0,
+    detail: 0,
+    offset: 0n,
+    length: 0n,
+    information,
   });
 }

@@ -12,14 +12,18 @@
  *     stream being deleted (fastfat);
  *   - FltOplockFsctrlEx's status is returned as it is: PENDING means the package holds the
  *     request until it completes it (never complete it here).
- *   Records: `oplock-request`; breaks it causes; `oplock-granted` (PENDING) or
- *   `oplock-completed` (refused). Acknowledgements: `oplock-request`, `oplock-break-completed`
- *   per waiter released, `oplock-acknowledged`, and `oplock-granted` when the ack is held as the
- *   new oplock. A held request ends with `oplock-break` or `oplock-completed`.
+ *   Records: `oplock-request` (OpenCount and FsctrlFlags as passed); breaks it causes;
+ *   `oplock-granted` (PENDING) or `oplock-completed` (refused). Acknowledgements:
+ *   `oplock-request`, `oplock-break-completed` per waiter released, `oplock-acknowledged`, and
+ *   `oplock-granted` when the ack pended holding an oplock, i.e. acknowledged to a level other
+ *   than none (an ack held until close, level none, is no oplock). Break-notify:
+ *   `oplock-request`, and `oplock-completed` when it completes. A held request ends with
+ *   `oplock-break` or `oplock-completed` with the package's reason; the driver reads the same
+ *   from the completion and its context (fsctl.c FbEmitOplockEnd, see classifyEnd).
  *
- * Observe roots: `oplock-request` at pre-operation; at completion `oplock-break` (success:
- * the output buffer's levels, or the legacy Information) or `oplock-completed`, and
- * `oplock-acknowledged` for acknowledgements. Causality fields are 0.
+ * Observe roots: `oplock-request` at pre-operation; `oplock-granted` when the file system pended
+ * a request; at completion `oplock-break` or `oplock-completed` as classifyEnd reads the
+ * completion, and `oplock-acknowledged` for acknowledgements. Causality fields are 0.
  */
 
 import { BreakFlag, type OplockEndReason } from '../../bridge/events.js';
@@ -37,7 +41,11 @@ import type { Irp, OplockFsctlParameters } from '../fs/irp.js';
 import { isSharedRequest, wantsHandleCaching } from '../fs/ntfs.js';
 import * as oplock from '../oplock/index.js';
 import { canonicalKey, levelOfBits } from '../oplock/levels.js';
-import type { FsctlOperation, OplockRequestCompletion } from '../oplock/types.js';
+import type {
+  FsctlOperation,
+  OplockRequestCompletion,
+  RequestOplockOutput,
+} from '../oplock/types.js';
 import { FltBridgeFilter } from './filter.js';
 import { majorOf, minorOf, oplockFileObject } from './oplock.js';
 import type { HandleContext, StreamState } from './stream.js';
@@ -148,6 +156,10 @@ export function preFsctl(f: FltBridgeFilter, irp: Irp): void {
         grantedLevel: level,
       });
     } else if (!pending) {
+      // An acknowledgement answered at once with a break indication ([MS-FSA] 2.1.5.19): the
+      // package wrote REQUEST_OPLOCK_OUTPUT_BUFFER into the request's system buffer, which the
+      // I/O manager copies back (the driver returns the package's result as it is).
+      if (result.output !== undefined) irp.oplockOutput = result.output;
       irp.complete(result.ioStatus, BigInt(result.information));
     }
     return;
@@ -268,6 +280,79 @@ function allKeysMatch(stream: StreamState, irp: Irp): boolean {
   return others > 0;
 }
 
+/**
+ * How a completed oplock request ended, read from what its completion carries (driver fsctl.c
+ * FbClassifyOplockEnd): STATUS_CANCELLED, STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE and
+ * STATUS_OPLOCK_HANDLE_CLOSED end it without a break; another failure is a refusal; a success
+ * is a break only when it shows a level change: for FSCTL_REQUEST_OPLOCK an output buffer whose
+ * NewOplockLevel differs from OriginalOplockLevel or that has ACK_REQUIRED
+ * (REQUEST_OPLOCK_OUTPUT_BUFFER page), for the legacy FSCTLs Information
+ * FILE_OPLOCK_BROKEN_TO_LEVEL_2 or FILE_OPLOCK_BROKEN_TO_NONE (FSCTL_REQUEST_OPLOCK_LEVEL_1
+ * page); any other success (a break-notify, an acknowledgement held until close) just completed.
+ * Legacy breaks of Level 1, batch and filter oplocks are acknowledged, Level 2 breaks are not.
+ * The managed side knows more from its context and refines this (heldCompleted); the observe
+ * side has only this.
+ */
+export function classifyEnd(
+  fsControlCode: number,
+  status: number,
+  information: number,
+  output: RequestOplockOutput | undefined,
+  heldLevel: OplockLevel,
+):
+  | {
+      readonly kind: 'break';
+      readonly fromLevel: OplockLevel;
+      readonly toLevel: OplockLevel;
+      readonly breakFlags: number;
+    }
+  | { readonly kind: 'completed'; readonly reason: OplockEndReason; readonly level: OplockLevel } {
+  const legacy = fsControlCode !== Fsctl.FSCTL_REQUEST_OPLOCK;
+  const level: OplockLevel = legacy
+    ? information === OplockBreakInformation.FILE_OPLOCK_BROKEN_TO_LEVEL_2
+      ? 'LEVEL2'
+      : 'NONE'
+    : output === undefined
+      ? 'NONE'
+      : (levelOfBits(output.newOplockLevel) ?? 'NONE');
+  if (status === NtStatus.STATUS_CANCELLED)
+    return { kind: 'completed', reason: 'cancelled', level };
+  if (status === NtStatus.STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE) {
+    return { kind: 'completed', reason: 'switched', level };
+  }
+  if (status === NtStatus.STATUS_OPLOCK_HANDLE_CLOSED) {
+    return { kind: 'completed', reason: 'handle-closed', level };
+  }
+  if (!ntSuccess(status)) return { kind: 'completed', reason: 'refused', level };
+  if (legacy) {
+    if (
+      information === OplockBreakInformation.FILE_OPLOCK_BROKEN_TO_LEVEL_2 ||
+      information === OplockBreakInformation.FILE_OPLOCK_BROKEN_TO_NONE
+    ) {
+      const ack = heldLevel === 'LEVEL1' || heldLevel === 'BATCH' || heldLevel === 'FILTER';
+      return {
+        kind: 'break',
+        fromLevel: heldLevel,
+        toLevel: level,
+        breakFlags: BreakFlag.LEGACY | (ack ? BreakFlag.ACK_REQUIRED : 0),
+      };
+    }
+    return { kind: 'completed', reason: 'completed', level };
+  }
+  if (output !== undefined) {
+    const ack = (output.flags & RequestOplockOutputFlag.ACK_REQUIRED) !== 0;
+    if (ack || output.newOplockLevel !== output.originalOplockLevel) {
+      return {
+        kind: 'break',
+        fromLevel: levelOfBits(output.originalOplockLevel) ?? heldLevel,
+        toLevel: level,
+        breakFlags: ack ? BreakFlag.ACK_REQUIRED : 0,
+      };
+    }
+  }
+  return { kind: 'completed', reason: 'completed', level };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Observe roots.
 // ---------------------------------------------------------------------------------------------
@@ -315,30 +400,15 @@ function preFsctlObserved(
       });
       return 'continue';
     }
-    if (p.isRequest && status === NtStatus.STATUS_SUCCESS) {
-      const legacy = p.fsControlCode !== Fsctl.FSCTL_REQUEST_OPLOCK;
-      let fromLevel: OplockLevel = level;
-      let toLevel: OplockLevel = 'NONE';
-      let breakFlags = 0;
-      if (legacy) {
-        breakFlags |= BreakFlag.LEGACY;
-        toLevel =
-          information === OplockBreakInformation.FILE_OPLOCK_BROKEN_TO_LEVEL_2 ? 'LEVEL2' : 'NONE';
-        if (level !== 'LEVEL2') breakFlags |= BreakFlag.ACK_REQUIRED;
-      } else if (done.oplockOutput !== undefined) {
-        fromLevel = levelOfBits(done.oplockOutput.originalOplockLevel) ?? level;
-        toLevel = levelOfBits(done.oplockOutput.newOplockLevel) ?? 'NONE';
-        if (done.oplockOutput.flags & RequestOplockOutputFlag.ACK_REQUIRED) {
-          breakFlags |= BreakFlag.ACK_REQUIRED;
-        }
-      }
+    const end = classifyEnd(p.fsControlCode, status, information, done.oplockOutput, level);
+    if (!isBreakNotify(p) && end.kind === 'break') {
       f.emit({
         type: 'oplock-break',
         ...f.header(ctx, done.operationId, done.process, status),
-        fromLevel,
-        toLevel,
-        breakFlags,
-        information: legacy ? information : 0,
+        fromLevel: end.fromLevel,
+        toLevel: end.toLevel,
+        breakFlags: end.breakFlags,
+        information,
         causedByOperationId: 0n,
         causedByMajor: 0xff,
         causedByMinor: 0,
@@ -346,26 +416,15 @@ function preFsctlObserved(
       });
       return 'continue';
     }
-    const reason: OplockEndReason = isBreakNotify(p)
-      ? 'completed'
-      : status === NtStatus.STATUS_OPLOCK_HANDLE_CLOSED
-        ? 'handle-closed'
-        : status === NtStatus.STATUS_CANCELLED
-          ? 'cancelled'
-          : status === NtStatus.STATUS_OPLOCK_SWITCHED_TO_NEW_HANDLE
-            ? 'switched'
-            : 'refused';
     emitCompleted(
       f,
       done,
       ctx,
       status,
-      done.oplockOutput === undefined
-        ? 'NONE'
-        : (levelOfBits(done.oplockOutput.newOplockLevel) ?? 'NONE'),
+      end.kind === 'break' ? end.toLevel : end.level,
       done.oplockOutput?.flags ?? 0,
       information,
-      reason,
+      isBreakNotify(p) ? 'completed' : end.kind === 'break' ? 'completed' : end.reason,
     );
     return 'continue';
   });

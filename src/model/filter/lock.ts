@@ -12,14 +12,18 @@
  * Records (docs/events.md): breaks; `lock-granted` / `lock-denied` / `lock-waiting`; a waiter
  * later gets `lock-granted` or `lock-denied` with AFTER_WAIT. Unlock single: `unlocked` (or
  * `unlocked` with RANGE_NOT_LOCKED), then waiters granted. Unlock all: `unlocked` per range,
- * waiters granted, `unlock-all`. At cleanup (cleanup.ts calls unlockAllAtCleanup): `unlocked` per
- * range, waiters granted, `unlock-all` (CLEANUP, only when something was released), then the
- * handle's own waiting requests end (`lock-denied`, AFTER_WAIT).
+ * the owner's own waiting requests end, waiters granted, `unlock-all`. At cleanup (cleanup.ts
+ * calls unlockAllAtCleanup): the same, with `unlock-all` (CLEANUP) only when something was
+ * released.
  *
- * The FILE_LOCK package calls back in ntoskrnl's order, which ends the owner's own waiting
- * requests before granting anyone else's; the records above put them last. While an unlock-all
- * or a cleanup runs, the callbacks' records are therefore collected and produced in the
- * documented order once the package returns.
+ * Records are produced from the FILE_LOCK callbacks as the package makes them (driver filelock.c
+ * emits straight from its completion and unlock routines): for unlock all, unlock all by key and
+ * FsRtlFastUnlockAll, ntoskrnl's order is the unlock routine per released lock (shared locks,
+ * then exclusive, each by first byte), then the releasing file object's own waiting requests end
+ * with STATUS_RANGE_NOT_LOCKED, then other waiting requests are granted
+ * (FsRtlPrivateFastUnlockAll; src/model/filelock/file-lock.ts unlockAll); `unlock-all` comes
+ * last (the unlock-all IRP's completion routine, or the cleanup after FsRtlFastUnlockAll
+ * returns).
  *
  * Observe roots: `lock-granted` / `lock-denied` at completion (a wait cannot be seen from above
  * the file system), `unlocked` for an unlock, `unlock-all` (count 0: unknown) for unlock-all.
@@ -60,28 +64,12 @@ interface LockOp {
   released: number;
 }
 
-/** Records collected while an unlock-all or cleanup runs, by kind. */
-interface Collector {
-  readonly unlocked: EventInit[];
-  readonly granted: EventInit[];
-  readonly ownEnded: EventInit[];
-  readonly self: EventInit[];
-}
-
-const collectors = new WeakMap<FltBridgeFilter, Collector>();
-
 function lockFlags(exclusive: boolean, failImmediately: boolean, afterWait: boolean): number {
   return (
     (exclusive ? LockFlag.EXCLUSIVE : 0) |
     (failImmediately ? LockFlag.FAIL_IMMEDIATELY : 0) |
     (afterWait ? LockFlag.AFTER_WAIT : 0)
   );
-}
-
-function produce(f: FltBridgeFilter, bucket: keyof Collector, event: EventInit): void {
-  const collector = collectors.get(f);
-  if (collector !== undefined) collector[bucket].push(event);
-  else f.emit(event);
 }
 
 /** PFLT_COMPLETE_LOCK_CALLBACK_DATA_ROUTINE. */
@@ -103,13 +91,7 @@ function completeLock(context: unknown, data: LockControlData, cause: LockComple
         lockFlags: lockFlags(data.exclusiveLock, data.failImmediately, cause.afterWait),
         relatedOperationId: cause.afterWait ? cause.releasedByOperationId : 0n,
       } as EventInit;
-      const bucket: keyof Collector =
-        cause.reason === 'owner-unlock-all'
-          ? 'ownEnded'
-          : cause.reason === 'granted-after-wait'
-            ? 'granted'
-            : 'self';
-      produce(f, bucket, event);
+      f.emit(event);
       break;
     }
     case IRP_MN_UNLOCK_SINGLE:
@@ -128,7 +110,7 @@ function completeLock(context: unknown, data: LockControlData, cause: LockComple
     case IRP_MN_UNLOCK_ALL:
     case IRP_MN_UNLOCK_ALL_BY_KEY: {
       const byKey = data.minorFunction === IRP_MN_UNLOCK_ALL_BY_KEY;
-      produce(f, 'self', {
+      f.emit({
         type: 'unlock-all',
         ...header,
         count: op.released,
@@ -146,7 +128,7 @@ function unlockRange(context: unknown, info: FileLockInfo, cause: UnlockCause): 
   const op = context as LockOp;
   const { filter: f, irp, ctx } = op;
   op.released += 1;
-  produce(f, 'unlocked', {
+  f.emit({
     type: 'unlocked',
     ...f.header(ctx, irp.operationId, info.processId, NtStatus.STATUS_SUCCESS),
     offset: info.startingByte,
@@ -161,21 +143,6 @@ function unlockRange(context: unknown, info: FileLockInfo, cause: UnlockCause): 
 function fileLockOf(stream: StreamState): FileLock {
   if (stream.fileLock === undefined) stream.fileLock = filelock.allocate(completeLock, unlockRange);
   return stream.fileLock;
-}
-
-/** Run a package call that may release several locks; produce its records in the documented order. */
-function collecting(f: FltBridgeFilter, body: () => void): void {
-  const collector: Collector = { unlocked: [], granted: [], ownEnded: [], self: [] };
-  collectors.set(f, collector);
-  try {
-    body();
-  } finally {
-    collectors.delete(f);
-  }
-  for (const e of collector.unlocked) f.emit(e);
-  for (const e of collector.granted) f.emit(e);
-  for (const e of collector.self) f.emit(e);
-  for (const e of collector.ownEnded) f.emit(e);
 }
 
 export function preLockControl(f: FltBridgeFilter, irp: Irp): void {
@@ -282,11 +249,7 @@ function processLock(
     },
   });
   const result: { preop: ReturnType<typeof filelock.process> } = { preop: 'complete' };
-  const run = () => {
-    result.preop = filelock.process(lock, data, op);
-  };
-  if (irp.minor === IRP_MN_UNLOCK_ALL || irp.minor === IRP_MN_UNLOCK_ALL_BY_KEY) collecting(f, run);
-  else run();
+  result.preop = filelock.process(lock, data, op);
   if (result.preop === 'pending') {
     f.emit({
       type: 'lock-waiting',
@@ -319,18 +282,21 @@ export function unlockAllAtCleanup(
   const lock = stream.fileLock;
   if (lock === undefined) return 0;
   const op: LockOp = { filter: f, irp, ctx, stream, released: 0 };
-  collecting(f, () => {
+  stream.resource.acquireShared();
+  try {
     filelock.fastUnlockAll(lock, ctx.fileObjectId, irp.process, op, irp.operationId);
-    if (op.released > 0) {
-      collectors.get(f)?.self.push({
-        type: 'unlock-all',
-        ...f.header(ctx, irp.operationId, irp.process, NtStatus.STATUS_SUCCESS),
-        count: op.released,
-        key: 0,
-        unlockFlags: UnlockAllFlag.CLEANUP,
-      });
-    }
-  });
+  } finally {
+    stream.resource.release();
+  }
+  if (op.released > 0) {
+    f.emit({
+      type: 'unlock-all',
+      ...f.header(ctx, irp.operationId, irp.process, NtStatus.STATUS_SUCCESS),
+      count: op.released,
+      key: 0,
+      unlockFlags: UnlockAllFlag.CLEANUP,
+    });
+  }
   return op.released;
 }
 

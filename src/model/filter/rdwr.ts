@@ -8,9 +8,13 @@
  * file system, which applies end of file ([MS-FSA] 2.1.5.3: STATUS_END_OF_FILE after the lock
  * check). Requests the file system answers before any check are passed down without one, as
  * NTFS answers them: zero-length I/O, directories, and offsets NTFS refuses
- * (STATUS_INVALID_PARAMETER past MAXLONGLONG).
+ * (STATUS_INVALID_PARAMETER past MAXLONGLONG) (fastfat read.c / write.c complete them before
+ * FsRtlCheckOplock: a zero-length write breaks nothing).
+ * A write to end of file (FILE_WRITE_TO_END_OF_FILE, an append-only handle) is checked against
+ * byte-range locks at the current end of file, not at the raw offset; the records carry that
+ * offset.
  * Records: breaks; wait; `io-refused` when a byte-range lock refuses it, else `io` at
- * completion.
+ * completion (also when the oplock package fails it, with that status).
  *
  * Observe roots: `io-refused` when the file system fails it with STATUS_FILE_LOCK_CONFLICT,
  * else `io`.
@@ -67,17 +71,41 @@ export function preReadWrite(f: FltBridgeFilter, irp: Irp): void {
     irp,
     ctx,
     stream,
-    resumeOr(irp, () => lockCheck(f, irp, ctx, stream)),
+    resumeOr(
+      irp,
+      () => lockCheck(f, irp, ctx, stream),
+      (status) => failIo(f, irp, ctx, shape, status),
+    ),
   );
   if (gate.kind === 'pending') return;
   if (gate.kind === 'complete') {
-    irp.complete(gate.status);
+    failIo(f, irp, ctx, shape, gate.status);
     return;
   }
   lockCheck(f, irp, ctx, stream);
 }
 
+/**
+ * The oplock package failed the read or write (or its wait ended with a failure, e.g.
+ * STATUS_CANCELLED): it completes with that status and its `io` record (driver rdwr.c /
+ * oplock.c FbEmitFailedOperation).
+ */
+function failIo(
+  f: FltBridgeFilter,
+  irp: Irp,
+  ctx: HandleContext,
+  shape: IoShape,
+  status: number,
+): void {
+  emitIo(f, irp, ctx, shape, status, 0n);
+  irp.complete(status, 0n);
+}
+
 function lockCheck(f: FltBridgeFilter, irp: Irp, ctx: HandleContext, stream: StreamState): void {
+  // The offset of a write to end of file is resolved now, after any oplock wait (the holder
+  // may have extended the file before acknowledging), as NTFS resolves it after its oplock
+  // check (fastfat write.c: FsRtlCheckOplock, then StartingByte = FileSize for WriteToEof,
+  // then FsRtlCheckLockForWriteAccess).
   const shape = shapeOf(irp) as IoShape;
   const lock = stream.fileLock;
   if (lock !== undefined) {
@@ -108,17 +136,28 @@ function sendDown(f: FltBridgeFilter, irp: Irp, ctx: HandleContext, shape: IoSha
       emitRefused(f, done, ctx, shape);
       return 'continue';
     }
-    f.emit({
-      type: 'io',
-      ...f.header(ctx, done.operationId, done.process, done.status),
-      major: shape.major,
-      minor: 0,
-      detail: 0,
-      offset: shape.offset,
-      length: BigInt(shape.length),
-      information: done.information,
-    });
+    emitIo(f, done, ctx, shape, done.status, done.information);
     return 'continue';
+  });
+}
+
+function emitIo(
+  f: FltBridgeFilter,
+  irp: Irp,
+  ctx: HandleContext,
+  shape: IoShape,
+  status: number,
+  information: bigint,
+): void {
+  f.emit({
+    type: 'io',
+    ...f.header(ctx, irp.operationId, irp.process, status),
+    major: shape.major,
+    minor: 0,
+    detail: 0,
+    offset: shape.offset,
+    length: BigInt(shape.length),
+    information,
   });
 }
 

@@ -6,10 +6,14 @@
  * with the information class (the package breaks what [MS-FSA] 2.1.4.12 says each class breaks),
  * then the file system does the work. After a successful rename the stream's table entry
  * follows its new name; after a disposition the stream's delete-pending flag follows it.
+ * A disposition the file system accepted makes the stream delete-pending (or not): the filter
+ * tracks it for the CLEANUP flags and the delete-pending refusal of oplock requests
+ * (cleanup.ts, fsctl.ts).
  * Records: breaks; wait; `io` at completion (Detail = FILE_INFORMATION_CLASS, Length = the new
- * size for end of file and allocation).
+ * size for end of file and allocation, read from the request's buffer); a failure of the oplock
+ * package (or of its wait) gives `io` with that status.
  *
- * Observe roots: `io` at completion.
+ * Observe roots: `io` at completion, and the same delete-pending tracking.
  */
 
 import { MajorFunction } from '../../bridge/events.js';
@@ -31,19 +35,45 @@ export function preSetInformation(f: FltBridgeFilter, irp: Irp): void {
     sendDown(f, irp, ctx, p);
     return;
   }
+  const fail = (status: number) => {
+    emitIo(f, irp, ctx, p, status, 0n);
+    irp.complete(status, 0n);
+  };
   const gate = checkOplock(
     f,
     irp,
     ctx,
     stream,
-    resumeOr(irp, () => sendDown(f, irp, ctx, p)),
+    resumeOr(irp, () => sendDown(f, irp, ctx, p), fail),
   );
   if (gate.kind === 'pending') return;
   if (gate.kind === 'complete') {
-    irp.complete(gate.status);
+    fail(gate.status);
     return;
   }
   sendDown(f, irp, ctx, p);
+}
+
+function emitIo(
+  f: FltBridgeFilter,
+  irp: Irp,
+  ctx: HandleContext,
+  p: SetInformationParameters,
+  status: number,
+  information: bigint,
+): void {
+  const size =
+    p.request.class === 'end-of-file' || p.request.class === 'allocation' ? p.request.size : 0n;
+  f.emit({
+    type: 'io',
+    ...f.header(ctx, irp.operationId, irp.process, status),
+    major: MajorFunction.SET_INFORMATION,
+    minor: 0,
+    detail: p.informationClass,
+    offset: 0n,
+    length: size,
+    information,
+  });
 }
 
 function sendDown(
@@ -66,18 +96,7 @@ function sendDown(
         stream.deletePending = p.request.deleteFile;
       }
     }
-    const size =
-      p.request.class === 'end-of-file' || p.request.class === 'allocation' ? p.request.size : 0n;
-    f.emit({
-      type: 'io',
-      ...f.header(ctx, done.operationId, done.process, done.status),
-      major: MajorFunction.SET_INFORMATION,
-      minor: 0,
-      detail: p.informationClass,
-      offset: 0n,
-      length: size,
-      information: done.information,
-    });
+    emitIo(f, done, ctx, p, done.status, done.information);
     return 'continue';
   });
 }

@@ -128,8 +128,13 @@ export interface HandleContext {
   stream: StreamState | undefined;
   /** The name records carry for this handle. */
   name: string;
-  /** FILE_DELETE_ON_CLOSE at open. */
-  readonly deleteOnClose: boolean;
+  /**
+   * FILE_DELETE_ON_CLOSE at open (FB_HANDLE.DeleteOnClose); FileDispositionInformationEx with
+   * FILE_DISPOSITION_ON_CLOSE changes it.
+   */
+  deleteOnClose: boolean;
+  /** The target oplock key of the open's GUID_ECP_OPLOCK_KEY ECP (FB_HANDLE.OplockKey). */
+  readonly oplockKey?: string;
   /** Set at cleanup. */
   cleanedUp: boolean;
   /** The last oplock request on this handle whose break needs an acknowledgement. */

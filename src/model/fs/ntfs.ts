@@ -1029,7 +1029,17 @@ export class FileSystem implements Device {
   // IRP_MJ_CLEANUP / IRP_MJ_CLOSE.
   // -------------------------------------------------------------------------------------------
 
-  /** The last handle of a file object went away: fastfat cleanup.c, [MS-FSA] 2.1.5.5. */
+  /**
+   * The last handle of a file object went away: fastfat cleanup.c FatCommonCleanup, [MS-FSA]
+   * 2.1.5.5, in fastfat's order: FsRtlFastUnlockAll; the delete of a delete-pending file on its
+   * last handle (names removed); UncleanCount down; IoRemoveShareAccess; and only then
+   * FsRtlCheckOplock ("Cleanup operations can always cleanup immediately"). The oplock check
+   * comes last, so an open waiting on this handle's break (a sharing-violation break, a batch
+   * break) that is released by it finds the holder's share access gone and its name removed
+   * when it retries: on Windows it is posted (FatOplockComplete -> FatAddToWorkque) and cannot
+   * run before the cleanup releases the FCB; the model restarts it synchronously, so the state
+   * must already be final here.
+   */
   #cleanup(irp: Irp): void {
     const fo = irp.fileObject;
     const node = FileSystem.nodeOf(fo);
@@ -1043,11 +1053,7 @@ export class FileSystem implements Device {
     if (node.fileLock !== undefined) {
       filelock.fastUnlockAll(node.fileLock, fo.packageId, irp.process, irp, BigInt(irp.id));
     }
-    // FsRtlCheckOplock(..., NULL, NULL): "cleanup can always proceed".
-    if (node.oplock !== undefined) {
-      oplock.cleanup(node.oplock, this.#oplockData(irp, node) as OplockOperation);
-    }
-    if (fo.share !== undefined) removeShareAccess(fo.share, node.share);
+    const oplockData = node.oplock === undefined ? undefined : this.#oplockData(irp, node);
     node.uncleanCount -= 1;
     if (node.uncleanCount === 0 && node.deletePending && node.parent !== undefined) {
       node.parent.children.delete(upcase(node.name));
@@ -1055,7 +1061,12 @@ export class FileSystem implements Device {
       node.deleted = true;
       node.deletePending = false;
     }
+    if (fo.share !== undefined) removeShareAccess(fo.share, node.share);
     fo.state = 'cleaned-up';
+    // FsRtlCheckOplock(..., NULL, NULL): "cleanup can always proceed".
+    if (node.oplock !== undefined && oplockData !== undefined) {
+      oplock.cleanup(node.oplock, oplockData as OplockOperation);
+    }
     irp.complete(NtStatus.STATUS_SUCCESS, 0n);
   }
 

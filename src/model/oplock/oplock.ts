@@ -1370,7 +1370,10 @@ export class Oplock {
       // caller: on Windows the file system, not the oplock package, records it before its
       // FsRtlCheckOplock call so that a create that then fails with STATUS_SHARING_VIOLATION
       // reports it (IFS "Breaking Oplocks"; cdfs create.c "We remember if a batch oplock break is
-      // underway for the case where the sharing check fails"). A successful create overwrites it.
+      // underway for the case where the sharing check fails"). What a successful create reports is
+      // the file system's choice: fastfat overwrites it (FILE_OPENED); this project takes NTFS to
+      // keep it with STATUS_OPLOCK_BREAK_IN_PROGRESS (src/model/fs/ntfs.ts #completeOpen, and the
+      // filter twin / driver create.c, which set it themselves rather than read this hint).
       const level = this.#exclusive?.level;
       const info =
         isCreate && (level === 'BATCH' || level === 'FILTER')

@@ -164,8 +164,8 @@ describe('commands', () => {
         command: 'configure',
         requestId: 3n,
         namespaces: [
-          { kind: 'managed', path: 'C:\\same' },
-          { kind: 'observe', path: 'c:\\SAME' },
+          { kind: 'managed', path: '\\same' },
+          { kind: 'observe', path: '\\SAME' },
         ],
       }),
     );
@@ -305,7 +305,7 @@ describe('probes (docs/events.md "probe")', () => {
 
   it('REARM re-issues after each break; PROBE_STOP ends it (STOPPED); an unknown id: STATUS_NOT_FOUND', () => {
     const { m, c } = connected();
-    send(c, probeStart('C:\\f', 1));
+    send(c, probeStart('\\f', 1));
     m.open('C:\\f', { access: 'rw', disposition: 'overwrite' });
     m.bridge.filter.events.take();
     expect(m.bridge.filter.probes.active).toBe(1);
@@ -326,7 +326,7 @@ describe('probes (docs/events.md "probe")', () => {
       kind: 'read',
       readOffset: 1n,
       readLength: 3,
-      path: 'C:\\f',
+      path: '\\Device\\HarddiskVolume1\\f',
     });
     const records = m.bridge.filter.events.take();
     expect(records.map((e) => e.type)).toEqual(['probe-issued', 'probe-completed']);
@@ -338,7 +338,7 @@ describe('probes (docs/events.md "probe")', () => {
         kind: 'read',
         readOffset: 0n,
         readLength: 1,
-        path: 'C:\\nope',
+        path: '\\Device\\HarddiskVolume1\\nope',
       }),
     );
     expect(bare(missing.reply).status).toBe(S.STATUS_OBJECT_NAME_NOT_FOUND);

@@ -12,7 +12,7 @@ import {
   RecordFlag,
   UnlockAllFlag,
 } from '../../../src/bridge/events.js';
-import { Fsctl } from '../../../src/bridge/flags.js';
+import { Fsctl, OplockBreakInformation } from '../../../src/bridge/flags.js';
 import { Model, S } from '../fs/harness.js';
 
 const model = () => new Model({ files: { 'C:\\f': 'hello world', 'C:\\g': 'g' } });
@@ -106,10 +106,12 @@ describe('create', () => {
     m.clear();
     const r = m.open('C:\\f', { share: 'read,write,delete', options: 'complete_if_oplocked' });
     expect(r.status).toBe(S.STATUS_OPLOCK_BREAK_IN_PROGRESS);
-    // The driver turns the file system's success into the break status and leaves Information
-    // as the file system set it (FILE_OPENED); NTFS owning the oplock would report
-    // FILE_OPBATCH_BREAK_UNDERWAY (observe roots show that).
-    expect(r.information).toBe(1n);
+    // The driver turns the file system's success into the break status, and as the break is a
+    // batch oplock's (checked before the share check, FltCurrentBatchOplock) reports
+    // FILE_OPBATCH_BREAK_UNDERWAY in Information, as NTFS owning the oplock does (cdfs / fastfat
+    // create.c set it before their batch-oplock check; the NTFS twin's observe roots show it).
+    expect(r.information).toBe(BigInt(OplockBreakInformation.FILE_OPBATCH_BREAK_UNDERWAY));
+    expect(m.of('create')[0]!.information).toBe(OplockBreakInformation.FILE_OPBATCH_BREAK_UNDERWAY);
     expect(m.types()).toEqual(['oplock-break', 'create']);
     expect(m.of('oplock-break')[0]!.breakFlags).toBe(BreakFlag.ACK_REQUIRED | BreakFlag.LEGACY);
     const create = m.of('create')[0]!;
@@ -465,7 +467,7 @@ describe('byte-range locks', () => {
 });
 
 describe('cleanup and close', () => {
-  it('the documented order: held oplock ends, ranges released, waiters granted, `unlock-all` (CLEANUP), own waiting locks end, `cleanup`, `close`', () => {
+  it("the documented order (fastfat FatCommonCleanup; the FILE_LOCK's callback order): ranges released, the handle's own waiting locks end, other waiters granted, `unlock-all` (CLEANUP); then the held oplock ends; `cleanup`, `close`", () => {
     const m = model();
     const a = m.handle('C:\\f', { access: 'rw', share: 'read,write' });
     const b = m.handle('C:\\f', { access: 'rw', share: 'read,write' });
@@ -481,12 +483,12 @@ describe('cleanup and close', () => {
     const close = m.bridge.close(a);
     const cleanupId = m.bridge.operationIds(close)[0];
     expect(m.types()).toEqual([
-      'oplock-completed',
       'unlocked',
       'unlocked',
+      'lock-denied',
       'lock-granted',
       'unlock-all',
-      'lock-denied',
+      'oplock-completed',
       'cleanup',
       'close',
     ]);

@@ -118,3 +118,40 @@ describe('cleanup and close as the filter reports them', () => {
     expect(m.of('close')[1]!.streamReferences).toBe(0);
   });
 });
+
+/**
+ * fastfat cleanup.c FatCommonCleanup: FsRtlFastUnlockAll, the delete of a delete-pending file on
+ * its last handle (names removed), UncleanCount down, IoRemoveShareAccess, and only then
+ * FsRtlCheckOplock ("Cleanup operations can always cleanup immediately"). An open waiting on the
+ * closing handle's break retries (FatOplockComplete re-queues it) after all of that: it finds the
+ * holder's share access gone and a deleted name gone. The NTFS twin restarts it synchronously
+ * from the oplock check, so the order inside the twin's cleanup is what decides.
+ */
+describe.each(CONFIGS.filter((c) => c.name !== 'unfiltered'))(
+  'a waiter released by the holder cleanup retries after the cleanup ($name)',
+  ({ name, options }) => {
+    it('the holder of a share-conflicting RH oplock closes: the retried open meets no share access and succeeds', async () => {
+      const m = new Model({ ...options, files: { 'C:\\f': 'x' } });
+      const holder = m.handle('C:\\f', { access: 'read', share: 'read' });
+      m.bridge.requestOplock(holder, { level: 'RH' });
+      const open = m.bridge.open('C:\\f', { access: 'rw', share: 'read,write', process: 2 });
+      expect(open.completed, name).toBeUndefined();
+      m.close(holder);
+      expect((await open.result).status, name).toBe(S.STATUS_SUCCESS);
+    });
+
+    it('the delete-on-close holder of a batch oplock closes: the retried open finds the name gone', async () => {
+      const m = new Model({ ...options, files: { 'C:\\f': 'x' } });
+      const holder = m.handle('C:\\f', {
+        access: 'read,delete',
+        share: 'read,write,delete',
+        options: 'delete_on_close',
+      });
+      m.bridge.requestOplock(holder, { level: 'BATCH' });
+      const open = m.bridge.open('C:\\f', { access: 'read', share: 'read,write,delete' });
+      expect(open.completed, name).toBeUndefined();
+      m.close(holder);
+      expect((await open.result).status, name).toBe(S.STATUS_OBJECT_NAME_NOT_FOUND);
+    });
+  },
+);
