@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the C side of fltbridge needs (driver cross-build, static
-# analysis, addon cross-build, Wine smoke tests), plus the Windows node.exe used under Wine.
+# analysis, addon cross-build, Wine smoke tests), plus the Windows node.exe and koffi binary used
+# under Wine.
 # Idempotent and quiet: only missing pieces are installed; details go to .cache/toolchain.log.
 set -euo pipefail
 
@@ -81,5 +82,29 @@ else
   mv "$tmp/package/bin/node.exe" "$win_dir/node.exe"
   rm -rf "$tmp"
   say "node.exe $node_version ready in .cache/."
+fi
+
+# koffi's Windows binary, for the driver-management bindings under Wine. koffi 3 loads its native
+# code with require('@koromix/koffi-<platform>-<arch>'); npm skips the win32 package on Linux
+# (os/cpu), so it is unpacked here into a node_modules tree of its own, which the Wine runs put on
+# NODE_PATH (the project's node_modules is left alone). Same version as the locked koffi.
+koffi_version=$(cd "$here" && node -p "require('./package-lock.json').packages['node_modules/koffi']?.version ?? ''")
+if [ -z "$koffi_version" ]; then
+  say "koffi is not in package-lock.json; skipping its Windows binary."
+else
+  koffi_dir="$here/.cache/koffi-win32-x64-$koffi_version/node_modules/@koromix/koffi-win32-x64"
+  if [ -f "$koffi_dir/package.json" ]; then
+    say "koffi $koffi_version win32-x64 binary for Wine already present."
+  else
+    say "fetching @koromix/koffi-win32-x64@$koffi_version from the npm registry ..."
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "@koromix/koffi-win32-x64@$koffi_version" >>"$log" 2>&1)
+    tar -xzf "$tmp"/koromix-koffi-win32-x64-*.tgz -C "$tmp"
+    mkdir -p "$(dirname "$koffi_dir")"
+    rm -rf "$koffi_dir"
+    mv "$tmp/package" "$koffi_dir"
+    rm -rf "$tmp"
+    say "koffi $koffi_version win32-x64 binary ready in .cache/."
+  fi
 fi
 say "done."

@@ -5,6 +5,7 @@
 // through the callback given when a session or connection is opened:
 //
 //   { kind: 'io', request, status, win32, hresult, source, information: bigint, handle?, data? }
+//                                                  (finalPath: data is the NT name, UTF-16LE)
 //   { kind: 'send', request, hresult, win32, information: bigint, data }
 //   { kind: 'events', data }                       one event batch (after FILTER_MESSAGE_HEADER)
 //   { kind: 'port-error', status, win32, hresult } the port failed (driver unloaded, ...)
@@ -25,6 +26,7 @@
 #include "addon_data.h"
 #include "blocking_runner.h"
 #include "file_io.h"
+#include "final_path.h"
 #include "fltbridge_proto.h"
 #include "iocp_pump.h"
 #include "js_util.h"
@@ -98,6 +100,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "setInformation", Guard<FileSetInformation>);
   Export(env, exports, "flush", Guard<FileFlush>);
   Export(env, exports, "handleInfo", Guard<FileInfo>);
+  Export(env, exports, "finalPath", Guard<FinalPath>);
   Export(env, exports, "portConnect", Guard<PortConnect>);
   Export(env, exports, "portStart", Guard<PortStart>);
   Export(env, exports, "portSend", Guard<PortSend>);

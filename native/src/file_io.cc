@@ -180,25 +180,6 @@ uint64_t CreateInformation(DWORD creation, bool existed) {
 // ---------------------------------------------------------------------------------------------
 // Lookups (JS thread)
 
-bool GetSession(const Napi::CallbackInfo& info, size_t index,
-                std::shared_ptr<FileSession>* out) {
-  uint32_t id = 0;
-  if (!ArgU32(info, index, "session", &id)) return false;
-  AddonData* data = GetAddonData(info.Env());
-  switch (data->sessions.Find(id, out)) {
-    case Lookup::kLive:
-      if ((*out)->closing.load()) break;
-      return true;
-    case Lookup::kClosed:
-      break;
-    case Lookup::kUnknown:
-      ThrowTyped(info.Env(), "E_INVALID_ARGUMENT", "unknown I/O session " + std::to_string(id));
-      return false;
-  }
-  ThrowTyped(info.Env(), "E_DISPOSED", "I/O session " + std::to_string(id) + " is closed");
-  return false;
-}
-
 bool GetHandle(const Napi::CallbackInfo& info, size_t index, std::shared_ptr<FileHandle>* out) {
   uint32_t id = 0;
   if (!ArgU32(info, index, "handle", &id)) return false;
@@ -222,6 +203,28 @@ bool GetHandle(const Napi::CallbackInfo& info, size_t index, std::shared_ptr<Fil
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Session lookup (JS thread)
+
+bool GetSession(const Napi::CallbackInfo& info, size_t index,
+                std::shared_ptr<FileSession>* out) {
+  uint32_t id = 0;
+  if (!ArgU32(info, index, "session", &id)) return false;
+  AddonData* data = GetAddonData(info.Env());
+  switch (data->sessions.Find(id, out)) {
+    case Lookup::kLive:
+      if ((*out)->closing.load()) break;
+      return true;
+    case Lookup::kClosed:
+      break;
+    case Lookup::kUnknown:
+      ThrowTyped(info.Env(), "E_INVALID_ARGUMENT", "unknown I/O session " + std::to_string(id));
+      return false;
+  }
+  ThrowTyped(info.Env(), "E_DISPOSED", "I/O session " + std::to_string(id) + " is closed");
+  return false;
+}
 
 // ---------------------------------------------------------------------------------------------
 // FileHandle

@@ -48,6 +48,10 @@ struct FileHandle {
 // File handles alive in the process (diagnostics).
 size_t FileHandlesAlive();
 
+// The live session named by argument `index` (JS thread). False after throwing E_INVALID_ARGUMENT
+// (unknown id) or E_DISPOSED (closed or closing).
+bool GetSession(const Napi::CallbackInfo& info, size_t index, std::shared_ptr<FileSession>* out);
+
 Napi::Value SessionOpen(const Napi::CallbackInfo& info);
 Napi::Value SessionRef(const Napi::CallbackInfo& info);
 Napi::Value SessionClose(const Napi::CallbackInfo& info);

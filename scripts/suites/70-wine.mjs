@@ -5,13 +5,20 @@
 //     Wine's own fltlib (no ports: a typed error);
 //   - the addon in a renamed host executable (the NODE.EXE delay-load hook);
 //   - a script that ends without closing anything must exit by itself (unref'd TSFNs);
+//   - driver management (the koffi bindings, DriverAdmin, the built CLI) against Wine's service
+//     control manager, registry and fltlib (test/wine/driver-admin.wine.mjs), and the "loaded"
+//     paths through an enumeration double of fltlib (test/wine/driver-admin-fltlib.c,
+//     driver-admin-double.wine.mjs); koffi's Windows binary comes from .cache/ (npm run
+//     toolchain) through NODE_PATH;
 //   - the port end to end through the fltlib double (test/wine/fltlib-double, built here with
 //     mingw, loaded with WINEDLLOVERRIDES=fltlib=n) served by the model's port twin
 //     (test/wine/port-server.ts): HELLO and version mismatches, 100,000 events with exact
 //     sequence numbers, an injected drop, the connection limit, shutdown with reads outstanding,
 //     the server vanishing mid-stream. Prints the measured event throughput.
 import {
+  copyFileSync,
   existsSync,
+  linkSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -74,6 +81,107 @@ async function scenario(
     return existsSync(out) || `no result file ${out}\n${run.stderr}`;
   });
   return { ok, run, out };
+}
+
+/**
+ * koffi's Windows binary for the Wine runs: the node_modules tree npm run toolchain unpacks
+ * @koromix/koffi-win32-x64 (the locked koffi version) into, or undefined when it is missing.
+ */
+function koffiWindowsModules(root) {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const version = lock.packages?.['node_modules/koffi']?.version;
+  if (!version) return undefined;
+  const dir = join(root, '.cache', `koffi-win32-x64-${version}`, 'node_modules');
+  return existsSync(join(dir, '@koromix', 'koffi-win32-x64', 'package.json'))
+    ? { dir, version }
+    : { dir: undefined, version };
+}
+
+/**
+ * Driver management under Wine: the driver package (driver/fltbridge.inf and the driver suite's
+ * fltbridge.sys, or a stand-in file when it was not built: nothing loads it under Wine), the run
+ * against Wine's own SCM, registry and fltlib, then the run through the enumeration double.
+ */
+async function driverManagement(checks, root, { node, addon, work }) {
+  const koffi = koffiWindowsModules(root);
+  if (!koffi?.dir) {
+    console.log(
+      `SKIPPED: driver management under Wine needs @koromix/koffi-win32-x64@${koffi?.version ?? '?'} in .cache/ — run npm run toolchain`,
+    );
+    if (requireToolchains) {
+      await checks.check('driver management under Wine (koffi win32 binary)', () => 'missing');
+    }
+    return;
+  }
+  const started = Date.now();
+  const pkg = join(work, 'driver-pkg');
+  mkdirSync(pkg, { recursive: true });
+  copyFileSync(join(root, 'driver', 'fltbridge.inf'), join(pkg, 'fltbridge.inf'));
+  const sys = join(root, 'build', 'driver', 'fltbridge.sys');
+  if (existsSync(sys)) copyFileSync(sys, join(pkg, 'fltbridge.sys'));
+  else
+    writeFileSync(
+      join(pkg, 'fltbridge.sys'),
+      'MZ stand-in: the driver suite built no fltbridge.sys\n',
+    );
+  const env = { NODE_PATH: winePath(koffi.dir), FLTBRIDGE_ADDON_PATH: winePath(addon) };
+  await scenario(
+    checks,
+    root,
+    "driver management against Wine's SCM, registry, fltlib and the CLI",
+    {
+      exe: node,
+      script: '../driver-admin.wine.mjs',
+      name: 'driver-admin',
+      extra: [winePath(pkg)],
+      env,
+      timeoutMs: 120_000,
+    },
+  );
+
+  // The enumeration double: node.exe and fltlib.dll in one directory, fltlib=n.
+  const dir = join(wineDir(root), 'driver-double');
+  mkdirSync(dir, { recursive: true });
+  const built = await checks.check(
+    'build the driver-management fltlib double (mingw) into build/wine/driver-double/',
+    () =>
+      commandVerdict(
+        runSync(
+          MINGW_GCC,
+          [
+            '-O2',
+            '-Wall',
+            '-Wextra',
+            '-Werror',
+            '-shared',
+            '-o',
+            join(dir, 'fltlib.dll'),
+            join(root, 'test', 'wine', 'driver-admin-fltlib.c'),
+            join(root, 'test', 'wine', 'driver-admin-fltlib.def'),
+            '-static-libgcc',
+          ],
+          { cwd: root },
+        ),
+        `${MINGW_GCC} driver-admin-fltlib.c`,
+      ),
+  );
+  if (built) {
+    const exe = join(dir, 'node.exe');
+    rmSync(exe, { force: true });
+    try {
+      linkSync(node, exe);
+    } catch {
+      copyFileSync(node, exe);
+    }
+    await scenario(checks, root, 'driver management through the fltlib enumeration double', {
+      exe,
+      script: '../driver-admin-double.wine.mjs',
+      name: 'driver-admin-double',
+      env: { ...env, WINEDLLOVERRIDES: 'fltlib=n' },
+      timeoutMs: 60_000,
+    });
+  }
+  console.log(`        driver management under Wine: ${Date.now() - started} ms`);
 }
 
 export default {
@@ -161,6 +269,9 @@ export default {
         `${JSON.stringify({ ...result, processMs: idle.run.ms, exitCode: idle.run.code }, null, 2)}\n`,
       );
     }
+
+    // Driver management: the koffi bindings for real.
+    await driverManagement(checks, root, { node, addon, work });
 
     // 4. The port through the fltlib double.
     const double = prepareDouble(root);

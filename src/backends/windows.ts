@@ -8,6 +8,9 @@
  * Importing this module loads nothing native: createWindowsBridge() loads the addon, and only on
  * win32; elsewhere it throws UnsupportedPlatformError naming the model backend.
  *
+ * Namespaces (the `configure` option, configureWindowsDriver()) take DOS paths, resolved to the
+ * NT paths the driver matches by the addon's finalPath (./windows/namespaces.ts), or NT paths.
+ *
  * Differences from the model a script may notice:
  *   - `IoRequest.completed` is undefined when a method returns (every completion, even one
  *     Windows produced at once, is delivered through the IOCP thread); `pended` in the result
@@ -59,7 +62,6 @@ import type {
   UnlockRequest,
   WriteRequest,
 } from '../bridge/types.js';
-import type { NamespaceSpec } from '../protocol/index.js';
 import {
   type AddonDiagnostics,
   type AddonVersion,
@@ -68,6 +70,16 @@ import {
   type NativeAddon,
   StatusSource,
 } from './windows/addon.js';
+import {
+  applyConfigure,
+  type ConfigureOptions,
+  configureDriverWith,
+  type DriverConfiguration,
+  type DriverPolicy,
+  type ResolvedConfigure,
+  readDriverPolicyWith,
+  resolveConfigure,
+} from './windows/configure.js';
 import { IoSession } from './windows/io.js';
 import { PortClient } from './windows/port.js';
 import {
@@ -83,6 +95,17 @@ import {
   requestOplockInput,
 } from './windows/win32.js';
 
+export type {
+  ConfigureOptions,
+  DriverConfiguration,
+  DriverPolicy,
+} from './windows/configure.js';
+export {
+  classifyNamespacePath,
+  describeNamespace,
+  type NamespaceInput,
+  type ResolvedNamespace,
+} from './windows/namespaces.js';
 export { DEFAULT_PORT_NAME, PortClient, type PortClientOptions } from './windows/port.js';
 
 export type EventsMode = 'required' | 'optional' | 'off';
@@ -99,12 +122,13 @@ export interface WindowsBridgeOptions {
   readonly eventSlots?: number;
   /** Path to fltbridge.node (default: FLTBRIDGE_ADDON_PATH, @fltbridge/win32-x64, dev build). */
   readonly addonPath?: string;
-  /** Sent as CONFIGURE right after HELLO. */
-  readonly configure?: {
-    readonly eventTypeMask?: bigint;
-    readonly queueLimit?: number;
-    readonly namespaces?: readonly NamespaceSpec[];
-  };
+  /**
+   * Sent as CONFIGURE right after HELLO. Namespaces may be DOS paths (C:\fltb, resolved to
+   * their NT paths through the file system: they must exist) or NT paths (\Device\...), and
+   * replace every namespace the driver has: the policy is global and stays after dispose().
+   * `bridge.configuration` says what was sent and the counts the driver answered.
+   */
+  readonly configure?: ConfigureOptions;
   /** How long settle() waits for events the driver has queued; default 2000 ms. */
   readonly settleTimeoutMs?: number;
 }
@@ -172,6 +196,8 @@ export class WindowsBridge implements Bridge {
   readonly port: PortClient | undefined;
   /** Why there is no port (events 'optional' and the connect failed). */
   readonly portError: FltBridgeError | undefined;
+  /** What the `configure` option sent and what the driver answered (undefined: not sent). */
+  readonly configuration: DriverConfiguration | undefined;
 
   readonly #native: NativeAddon;
   readonly #session: IoSession;
@@ -188,12 +214,14 @@ export class WindowsBridge implements Bridge {
     port: PortClient | undefined,
     portError: FltBridgeError | undefined,
     options: WindowsBridgeOptions,
+    configuration?: DriverConfiguration,
   ) {
     this.#native = native;
     const version = native.version();
     this.addon = { path, version };
     this.port = port;
     this.portError = portError;
+    this.configuration = configuration;
     this.#session = new IoSession(native);
     this.#settleTimeoutMs = options.settleTimeoutMs ?? 2000;
     this.capabilities = {
@@ -582,7 +610,8 @@ export class WindowsBridge implements Bridge {
 /**
  * A bridge on this Windows machine. Off Windows: UnsupportedPlatformError (the model backend is
  * the way there). With events 'required' (the default) a port that cannot be reached is a
- * PortError naming the HRESULT and what to do.
+ * PortError naming the HRESULT and what to do. A namespace path that cannot be resolved (it does
+ * not exist, it is a UNC path) is an InvalidArgumentError whatever the events mode.
  */
 export async function createWindowsBridge(
   options: WindowsBridgeOptions = {},
@@ -591,20 +620,70 @@ export async function createWindowsBridge(
     throw new UnsupportedPlatformError('the windows backend (fltbridge.node and the minifilter)');
   }
   const { addon, path } = loadAddon(options.addonPath);
+  return openWindowsBridge(addon, path, options);
+}
+
+/** createWindowsBridge over a given addon (no platform check: tests pass a fake). */
+export async function openWindowsBridge(
+  addon: NativeAddon,
+  path: string,
+  options: WindowsBridgeOptions = {},
+): Promise<WindowsBridge> {
   const mode = options.events ?? 'required';
   let port: PortClient | undefined;
   let portError: FltBridgeError | undefined;
+  let configuration: DriverConfiguration | undefined;
   if (mode !== 'off') {
+    // Bad input before the port: a path that does not resolve fails whatever the events mode.
+    const resolved: ResolvedConfigure | undefined = options.configure
+      ? await resolveConfigure(addon, options.configure)
+      : undefined;
     try {
       port = await PortClient.connect(addon, options.portName ? { name: options.portName } : {});
       port.start(options.eventSlots ?? 4);
-      if (options.configure) await port.configure(options.configure);
+      if (resolved) configuration = await applyConfigure(port, resolved);
     } catch (error) {
       await port?.close();
       port = undefined;
+      configuration = undefined;
       if (mode === 'required') throw error;
       portError = error as FltBridgeError;
     }
   }
-  return new WindowsBridge(addon, path, port, portError, options);
+  return new WindowsBridge(addon, path, port, portError, options, configuration);
+}
+
+/** Where the driver's port is and which addon to use (the CLI's configure and status). */
+export interface WindowsPortOptions {
+  readonly addonPath?: string;
+  /** Default \FltBridgePort. */
+  readonly portName?: string;
+}
+
+/**
+ * Send CONFIGURE on a connection of its own (no event queue) and disconnect: namespaces (DOS or
+ * NT paths), event-type mask, queue limit. The policy is global and stays in the driver.
+ */
+export async function configureWindowsDriver(
+  options: ConfigureOptions & WindowsPortOptions,
+): Promise<DriverConfiguration> {
+  if (process.platform !== 'win32') {
+    throw new UnsupportedPlatformError('configuring the fltbridge driver');
+  }
+  const { addon } = loadAddon(options.addonPath);
+  return configureDriverWith(addon, options, options.portName ? { name: options.portName } : {});
+}
+
+/**
+ * What the driver reports about its policy (counts of managed and observed namespaces, effective
+ * event mask and queue limit, event counters), changing nothing. It never reports the paths.
+ */
+export async function readWindowsDriverPolicy(
+  options: WindowsPortOptions = {},
+): Promise<DriverPolicy> {
+  if (process.platform !== 'win32') {
+    throw new UnsupportedPlatformError("reading the fltbridge driver's policy");
+  }
+  const { addon } = loadAddon(options.addonPath);
+  return readDriverPolicyWith(addon, options.portName ? { name: options.portName } : {});
 }

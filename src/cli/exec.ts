@@ -12,9 +12,10 @@ import { type RunOptions, runScenario, type ScenarioResult } from '../scenario/r
 import type { Scenario } from '../scenario/schema.js';
 import type { Args } from './command.js';
 import { UsageError } from './context.js';
+import { rootOptions } from './namespaces.js';
 
 export function backendOptions(y: Argv): Argv {
-  return y
+  return rootOptions(y)
     .option('backend', {
       alias: 'b',
       type: 'string',
@@ -29,7 +30,8 @@ export function backendOptions(y: Argv): Argv {
     })
     .option('root', {
       type: 'string',
-      describe: 'Directory the scenario paths are relative to (windows: a managed root)',
+      describe:
+        "Directory the scenario paths are relative to (windows: configured as the driver's managed namespace; default %TEMP%\\fltbridge-scenarios)",
       requiresArg: true,
     });
 }

@@ -51,7 +51,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     command: 'driver <action>',
-    describe: 'Install, load, unload, uninstall the minifilter, or its status (Windows)',
+    describe:
+      'Install, load, unload, uninstall the minifilter, configure its namespaces, or its status (Windows)',
     module: './commands/driver.js',
   },
   {

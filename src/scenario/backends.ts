@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ModelBridgeOptions } from '../backends/model.js';
+import type { WindowsBridgeOptions } from '../backends/windows.js';
 import { FltBridgeError, InvalidArgumentError } from '../bridge/errors.js';
 import type { BackendName, Bridge } from '../bridge/types.js';
 import type { RunOptions } from './runner.js';
@@ -37,6 +38,8 @@ export function parseBackendName(value: string): BackendChoice {
 export interface OpenBackendOptions {
   /** Options of the model backend (namespaces, seeded files ...). */
   readonly modelOptions?: ModelBridgeOptions;
+  /** Options of the windows backend (`configure`: namespaces sent as CONFIGURE after HELLO). */
+  readonly windowsOptions?: WindowsBridgeOptions;
 }
 
 async function openTestBackend(): Promise<Bridge> {
@@ -65,7 +68,7 @@ export async function openBackend(
     }
     case 'windows': {
       const { createWindowsBridge } = await import('../backends/windows.js');
-      return createWindowsBridge();
+      return createWindowsBridge(options.windowsOptions ?? {});
     }
     case 'test':
       return openTestBackend();
@@ -101,11 +104,17 @@ export async function probeBackend(name: BackendName): Promise<BackendProbe> {
 
 let runCounter = 0;
 
+/** Where scenario directories and scratch files go on windows when no root is given. */
+export function defaultWindowsRoot(): string {
+  return join(tmpdir(), 'fltbridge-scenarios');
+}
+
 /**
  * Run options that suit a backend: no grace period on the model; on windows a 100 ms grace
  * period, setup through Node's fs (CreateFileW cannot create directories), and, for each
- * scenario, a directory of its own under `root` (default: the temporary directory; it must be
- * a namespace the driver manages or observes).
+ * scenario, a directory of its own under `root` (default: defaultWindowsRoot(); it must be
+ * inside a namespace the driver manages or observes: the CLI configures it, see
+ * src/cli/namespaces.ts).
  */
 export function runOptionsFor(
   backend: BackendChoice,
@@ -118,7 +127,7 @@ export function runOptionsFor(
       ...(choices.root ? { root: choices.root, separator: '/' as const } : {}),
     };
   }
-  let root = choices.root ?? join(tmpdir(), 'fltbridge-scenarios');
+  let root = choices.root ?? defaultWindowsRoot();
   if (scenario) {
     runCounter += 1;
     const slug = scenario.name

@@ -12,6 +12,11 @@
  * The windows backend runs when its driver answers; otherwise its test is skipped with the reason
  * in its name (off Windows) or as the skip note (driver not loaded, port unreachable).
  *
+ * On windows the bridge configures the driver first: FLTBRIDGE_ROOT (default
+ * %TEMP%\fltbridge-scenarios, created when missing) becomes its managed namespace, replacing every
+ * other one (the driver's policy is global and stays after the tests); FLTBRIDGE_NO_CONFIGURE=1
+ * leaves the driver's namespaces alone.
+ *
  * FLTBRIDGE_BACKEND selects backends: "model", "windows", "model,windows" or "all" (the default,
  * same as unset). A backend named explicitly must be available: if it is not, its tests fail
  * with the reason instead of being skipped, so a VM run cannot pass by skipping everything.
@@ -20,7 +25,14 @@
 import { it } from 'vitest';
 import { FltBridgeError, InvalidArgumentError } from '../bridge/errors.js';
 import type { BackendName, Bridge } from '../bridge/types.js';
-import { BACKENDS, openBackend, parseBackendName, runOptionsFor } from '../scenario/backends.js';
+import {
+  BACKENDS,
+  defaultWindowsRoot,
+  type OpenBackendOptions,
+  openBackend,
+  parseBackendName,
+  runOptionsFor,
+} from '../scenario/backends.js';
 import { loadScenario, parseScenario } from '../scenario/parse.js';
 import { type RunOptions, runScenario, type ScenarioResult } from '../scenario/runner.js';
 import type { Scenario } from '../scenario/schema.js';
@@ -68,6 +80,27 @@ export function staticUnavailability(
   return undefined;
 }
 
+/** The directory scratch files and scenario roots go under on windows (FLTBRIDGE_ROOT). */
+export function windowsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.FLTBRIDGE_ROOT || defaultWindowsRoot();
+}
+
+/**
+ * How forEachBackend opens a backend: on windows, the root as the managed namespace (CONFIGURE
+ * after HELLO) unless FLTBRIDGE_NO_CONFIGURE=1.
+ */
+export function backendOpenOptions(
+  backend: BackendName,
+  env: NodeJS.ProcessEnv = process.env,
+): OpenBackendOptions {
+  if (backend !== 'windows' || env.FLTBRIDGE_NO_CONFIGURE === '1') return {};
+  return {
+    windowsOptions: {
+      configure: { namespaces: [{ kind: 'managed', path: windowsRoot(env) }] },
+    },
+  };
+}
+
 export interface ForEachBackendOptions {
   /** Restrict to these backends (intersected with FLTBRIDGE_BACKEND). */
   readonly backends?: readonly BackendName[];
@@ -109,7 +142,13 @@ export function forEachBackend(
       async (ctx) => {
         let bridge: Bridge;
         try {
-          bridge = await openBackend(backend);
+          const open = backendOpenOptions(backend);
+          if (open.windowsOptions && process.platform === 'win32') {
+            // The namespace must exist to be resolved to its NT path.
+            const { mkdir } = await import('node:fs/promises');
+            await mkdir(windowsRoot(), { recursive: true });
+          }
+          bridge = await openBackend(backend, open);
         } catch (error) {
           if (error instanceof FltBridgeError && !selection.explicit) {
             ctx.skip(
@@ -197,8 +236,9 @@ let scratchCounter = 0;
 
 /**
  * A fresh file for a test, `size` bytes long; returns the path to open. On the model it is made
- * through the bridge; on windows with Node's fs under FLTBRIDGE_ROOT (default: the temporary
- * directory), which must be a namespace the driver manages or observes.
+ * through the bridge; on windows with Node's fs under FLTBRIDGE_ROOT (default:
+ * %TEMP%\fltbridge-scenarios), which forEachBackend makes the driver's managed namespace (with
+ * FLTBRIDGE_NO_CONFIGURE=1 it must already be a namespace the driver manages or observes).
  */
 export async function scratchFile(bridge: Bridge, name: string, size = 0): Promise<string> {
   scratchCounter += 1;
@@ -206,8 +246,7 @@ export async function scratchFile(bridge: Bridge, name: string, size = 0): Promi
   if (bridge.backend === 'windows') {
     const { mkdir, truncate, writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
-    const dir = process.env.FLTBRIDGE_ROOT ?? join(tmpdir(), 'fltbridge-scenarios');
+    const dir = windowsRoot();
     await mkdir(dir, { recursive: true });
     const path = join(dir, file);
     await writeFile(path, '');

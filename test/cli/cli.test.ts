@@ -310,7 +310,8 @@ describe('watch', () => {
     const filtered = cli(['watch', '--replay', capture, '--type', 'oplock', '--path', '*.docx']);
     const rows = filtered.stdout.trimEnd().split('\n').slice(1);
     expect(rows.length).toBeGreaterThan(2);
-    for (const row of rows) expect(row).toMatch(/ OPLOCK_/);
+    // The oplock family: OPLOCK_* rows and BREAK_RELEASED (oplock-break-completed).
+    for (const row of rows) expect(row).toMatch(/ (OPLOCK_|BREAK_RELEASED )/);
     expect(filtered.stderr).toMatch(
       /watch: end of capture; \d+ event\(s\) shown, \d+ filtered out/,
     );
@@ -532,6 +533,57 @@ describe('schema', () => {
     const r = cli(['schema']);
     expect(JSON.parse(r.stdout)).toEqual(
       JSON.parse(readFileSync(join(ROOT, 'docs', 'scenarios.schema.json'), 'utf8')),
+    );
+  });
+});
+
+describe('namespaces off Windows: the existing one line, exit 3', () => {
+  it('driver configure', () => {
+    const r = cli(['driver', 'configure', '--managed', 'C:\\fltb', '--events', 'oplock']);
+    expect(r.code).toBe(3);
+    expect(oneLine(r.stderr)).toMatch(
+      /^fltbridge: fltbridge driver configure needs Windows: .* — here, the embedded model answers the same questions/,
+    );
+  });
+
+  it('watch --managed / --observe', () => {
+    const r = cli(['watch', '--managed', 'C:\\fltb', '--observe', 'D:\\logs']);
+    expect(r.code).toBe(3);
+    expect(oneLine(r.stderr)).toMatch(/watch needs the fltbridge driver, which runs on Windows/);
+  });
+
+  it('run/diff/shell --backend windows with --root, --observe-root, --no-configure', () => {
+    const example = join('examples', '04-rwh-broken-to-rh-by-open.yaml');
+    for (const argv of [
+      ['run', example, '--backend', 'windows', '--root', tempDir(), '--observe-root'],
+      ['run', example, '--backend', 'windows', '--no-configure'],
+      ['diff', example, '--against', 'windows', '--root', tempDir()],
+      ['shell', '--backend', 'windows', '--no-configure'],
+    ]) {
+      const r = cli(argv);
+      expect(r.code, argv.join(' ')).toBe(3);
+      expect(oneLine(r.stderr)).toMatch(/the windows backend .* needs Windows \(this is \w+\)/);
+    }
+  });
+
+  it('the options change nothing on the model', () => {
+    const r = cli([
+      'run',
+      join('examples', '04-rwh-broken-to-rh-by-open.yaml'),
+      '--observe-root',
+      '--no-configure',
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('watch --replay with --managed: a usage error', () => {
+    const file = join(tempDir(), 'c.jsonl');
+    writeFileSync(file, '');
+    const r = cli(['watch', '--replay', file, '--managed', 'C:\\fltb']);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toMatch(
+      /--managed and --observe configure the driver; --replay does not use it/,
     );
   });
 });

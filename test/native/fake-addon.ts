@@ -199,6 +199,30 @@ export class FakeAddon implements NativeAddon {
     return { overlapped: true };
   }
 
+  /**
+   * A tiny file system for finalPath: DOS path (any case) -> the NT path Windows would answer.
+   * Paths not listed complete with STATUS_OBJECT_NAME_NOT_FOUND, as CreateFileW would.
+   */
+  readonly ntPaths = new Map<string, string>();
+
+  finalPath(session: number, request: number, path: string): void {
+    const nt = this.ntPaths.get(path.toUpperCase());
+    if (nt === undefined) {
+      this.#issue('finalPath', session, request, [path], {
+        status: 0xc0000034,
+        win32: 2,
+        source: 1,
+      });
+      return;
+    }
+    const data = new Uint8Array(Buffer.from(nt, 'utf16le'));
+    this.#issue('finalPath', session, request, [path], {
+      information: BigInt(data.byteLength),
+      data,
+      source: 1,
+    });
+  }
+
   // ---- port: the model's port twin behind the same calls ----
 
   portConnect(name: string, context: Uint8Array, callback: RecordCallback): number {
@@ -215,9 +239,13 @@ export class FakeAddon implements NativeAddon {
     this.calls.push({ fn: 'portStart', args: [connection, slots, slotBytes] });
   }
 
+  /** Every command sent (FilterSendMessage input bytes), in order. */
+  readonly sent: Uint8Array[] = [];
+
   portSend(connection: number, request: number, input: Uint8Array, outputBytes: number): void {
     const port = this.#ports.get(connection);
     if (!port) throw new Error('closed');
+    this.sent.push(input);
     const { status, reply } = port.connection.message(input, outputBytes);
     queueMicrotask(() =>
       port.callback([

@@ -53,6 +53,94 @@ describe.skipIf(skip !== undefined)(
       expect(r.configure).toMatchObject({ queueLimit: 1048576 });
     });
 
+    it('resolves DOS paths to the NT paths Wine gives (GetFinalPathNameByHandleW, VOLUME_NAME_NT)', () => {
+      const ns = r.namespaces;
+      // Wine's prefix: C: is \Device\HarddiskVolume1; the case stored on disk comes back, a
+      // trailing backslash and the \\?\ prefix do not matter. (Windows: \Device\HarddiskVolumeN.)
+      const nt = '\\Device\\HarddiskVolume1\\fltb-e2e\\Managed Dir';
+      expect(ns.wineNt).toEqual({
+        'C:\\fltb-e2e\\Managed Dir': nt,
+        'c:\\FLTB-E2E\\MANAGED DIR\\': nt,
+        '\\\\?\\C:\\fltb-e2e\\Managed Dir': nt,
+        'C:\\': '\\Device\\HarddiskVolume1',
+      });
+      // Raw completions: the volume root keeps its backslash (the backend drops it, as the
+      // driver does); a missing path is STATUS_OBJECT_NAME_NOT_FOUND from the thread's status.
+      expect(ns.raw.root).toEqual({
+        status: 0,
+        win32: 0,
+        source: 1,
+        information: '48',
+        name: '\\Device\\HarddiskVolume1\\',
+      });
+      expect(ns.raw.missing).toMatchObject({ status: S.OBJECT_NAME_NOT_FOUND, win32: 2, name: '' });
+    });
+
+    it('sends CONFIGURE with those NT paths; the server got them and the counts came back', () => {
+      const ns = r.namespaces;
+      const sent = [
+        { kind: 'managed', path: '\\Device\\HarddiskVolume1\\fltb-e2e\\Managed Dir' },
+        { kind: 'observe', path: '\\Device\\HarddiskVolume7\\elsewhere' },
+      ];
+      expect(ns.configured.namespaces).toEqual([
+        { ...sent[0], given: 'c:\\FLTB-E2E\\managed dir\\' },
+        { ...sent[1], given: '\\Device\\HarddiskVolume7\\elsewhere' },
+      ]);
+      expect(ns.configured.reply).toMatchObject({ managedCount: 1, observeCount: 1 });
+      // What reached the port twin, byte-decoded on the Linux side, and what it answered; then
+      // the read-back (a CONFIGURE that sets nothing) reporting the same counts.
+      expect(ns.serverSaw).toEqual([
+        {
+          namespaces: sent,
+          queueLimit: null,
+          eventTypeMask: null,
+          status: 0,
+          managedCount: 1,
+          observeCount: 1,
+        },
+        {
+          namespaces: null,
+          queueLimit: null,
+          eventTypeMask: null,
+          status: 0,
+          managedCount: 1,
+          observeCount: 1,
+        },
+      ]);
+      expect(ns.policy).toEqual({ managedCount: 1, observeCount: 1 });
+    });
+
+    it('refuses a missing directory and a UNC path in one line each, sending nothing', () => {
+      const ns = r.namespaces;
+      expect(ns.missing).toMatchObject({
+        name: 'InvalidArgumentError',
+        code: 'E_INVALID_ARGUMENT',
+      });
+      expect(ns.missing.message).toBe(
+        'namespace C:\\fltb-e2e\\missing does not exist (STATUS_OBJECT_NAME_NOT_FOUND (0xC0000034))',
+      );
+      expect(ns.missing.hint).toMatch(/^create it first \(mkdir C:\\fltb-e2e\\missing\)/);
+      expect(ns.unc).toMatchObject({ code: 'E_INVALID_ARGUMENT' });
+      expect(ns.unc.message).toMatch(/is a UNC path: the minifilter attaches to local/);
+      expect(ns.serverSaw).toHaveLength(2);
+    });
+
+    it("configures a DOS path through the bridge's configure option", () => {
+      expect(r.bridgeConfiguration).toEqual({
+        namespaces: [{ kind: 'managed', path: '\\Device\\HarddiskVolume1', given: 'C:\\' }],
+        reply: {
+          eventTypeMask: '1048574',
+          queueLimit: 1048576,
+          managedCount: 1,
+          observeCount: 0,
+        },
+      });
+      expect(server.configures.at(-1)).toMatchObject({
+        namespaces: [{ kind: 'managed', path: '\\Device\\HarddiskVolume1' }],
+        managedCount: 1,
+      });
+    });
+
     it('delivers 100,000 events with no loss and exact sequence numbers', () => {
       const s = r.stream;
       expect(s.completed).toBe(true);

@@ -19,14 +19,15 @@
  *     resume pushing, set the queue limit, make the server vanish mid-stream, read its stats.
  *     One JSON reply line per request line.
  * On exit (control `exit`, or SIGTERM) it writes what it did to --report: the truth the Wine
- * side's observations are compared with.
+ * side's observations are compared with. Every CONFIGURE it answers is kept (`configures`: the
+ * namespaces exactly as they arrived, NT paths from the Windows side, and the reply's counts).
  */
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createModelBridge } from '../../src/backends/model.js';
 import type { Handle } from '../../src/bridge/types.js';
 import { CommPort, type Connection as PortTwinConnection } from '../../src/model/filter/comm.js';
-import { FLTB_QUEUE_LIMIT_MAX } from '../../src/protocol/index.js';
+import { decodeCommand, decodeReply, FLTB_QUEUE_LIMIT_MAX } from '../../src/protocol/index.js';
 
 const FRAME_CONNECT = 1;
 const FRAME_CONNECT_REPLY = 2;
@@ -144,7 +145,46 @@ const record = {
   vanished: false,
   vanishedAfterRecords: undefined as number | undefined,
   lastPush: undefined as { records: number; seconds: number; recordsPerSecond: number } | undefined,
+  configures: [] as ConfigureSeen[],
 };
+
+/** A CONFIGURE as it arrived and what the port twin answered (JSON-safe). */
+interface ConfigureSeen {
+  namespaces: { kind: string; path: string }[] | null;
+  queueLimit: number | null;
+  eventTypeMask: string | null;
+  status: number;
+  managedCount?: number;
+  observeCount?: number;
+}
+
+/** Keep a CONFIGURE and its reply; other commands (and undecodable bytes) are not kept. */
+function noteConfigure(input: Uint8Array, replyBytes: Uint8Array): void {
+  let command: ReturnType<typeof decodeCommand>;
+  try {
+    command = decodeCommand(input);
+  } catch {
+    return;
+  }
+  if (command.command !== 'configure') return;
+  const seen: ConfigureSeen = {
+    namespaces: command.namespaces?.map(({ kind, path }) => ({ kind, path })) ?? null,
+    queueLimit: command.queueLimit ?? null,
+    eventTypeMask: command.eventTypeMask?.toString() ?? null,
+    status: 0,
+  };
+  try {
+    const reply = decodeReply(replyBytes, { command: 'configure' });
+    seen.status = reply.status >>> 0;
+    if (reply.command === 'configure' && reply.body) {
+      seen.managedCount = reply.body.managedCount;
+      seen.observeCount = reply.body.observeCount;
+    }
+  } catch {
+    seen.status = -1;
+  }
+  record.configures.push(seen);
+}
 
 function recordsIn(batch: Uint8Array): number {
   return new DataView(batch.buffer, batch.byteOffset, batch.byteLength).getUint32(8, true);
@@ -261,7 +301,9 @@ function onDoubleSocket(socket: Socket): void {
     if (type === FRAME_SEND && conn !== undefined) {
       record.commands += 1;
       const capacity = payload.readUInt32LE(0);
-      const { status, reply } = conn.twin.message(new Uint8Array(payload.subarray(4)), capacity);
+      const input = new Uint8Array(payload.subarray(4));
+      const { status, reply } = conn.twin.message(input, capacity);
+      noteConfigure(input, reply);
       socket.write(frame(FRAME_SEND_REPLY, u32(status), reply));
       // HELLO may have made the connection ready.
       void push(conn);

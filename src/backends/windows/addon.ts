@@ -156,6 +156,13 @@ export interface NativeAddon {
   ): void;
   flush(handle: number, request: number): void;
   handleInfo(handle: number): { overlapped: boolean };
+  /**
+   * The NT path of an existing file or directory (CreateFileW with FILE_READ_ATTRIBUTES and
+   * FILE_FLAG_BACKUP_SEMANTICS, then GetFinalPathNameByHandleW with FILE_NAME_NORMALIZED |
+   * VOLUME_NAME_NT), on the session's runner: an `io` completion whose `data` is the name in
+   * UTF-16LE (\Device\HarddiskVolume3\fltb), or the failing call's status.
+   */
+  finalPath(session: number, request: number, path: string): void;
 
   portConnect(name: string, context: Uint8Array, callback: RecordCallback): number;
   portStart(connection: number, slots: number, slotBytes: number): void;

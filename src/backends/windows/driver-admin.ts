@@ -2,12 +2,14 @@
  * Driver management for `fltbridge driver install|uninstall|load|unload|status` and `doctor`:
  * short synchronous Win32 calls (the service control manager, the registry, fltlib), made through
  * koffi (driver-win32.ts). The logic here talks to the `DriverWin32` interface only, so it is
- * tested everywhere with a fake; the koffi binding runs on Windows.
+ * tested everywhere with a fake (test/native/driver-admin.test.ts); the koffi binding runs under
+ * Wine in the wine suite (test/wine/driver-admin.test.ts).
  *
  * Installing is what driver/fltbridge.inf does, done directly (no signed catalog needed): copy
  * fltbridge.sys to %SystemRoot%\System32\drivers, create the service (file system driver, demand
- * start, group "FSFilter Activity Monitor", depends on FltMgr), and write the instance values
- * under Parameters\Instances (DefaultInstance, each instance's Altitude and Flags).
+ * start, group "FSFilter Activity Monitor", depends on FltMgr; an existing one is reconfigured),
+ * write its Description, and write the instance values under Parameters\Instances
+ * (DefaultInstance, each instance's Altitude and Flags).
  *
  * Each of the three usual failures gets one clear message naming what to do: missing
  * administrator rights, test signing off, an unsigned (or untrusted) driver.
@@ -113,6 +115,8 @@ export type DriverProblem =
   | 'marked-for-delete'
   | 'altitude-collision'
   | 'no-image'
+  /** This system's filter manager cannot load minifilters (Wine; FilterLoad: ERROR_NOT_SUPPORTED). */
+  | 'unsupported'
   | 'failed';
 
 /** A driver-management failure: one line naming the code and what to do. */
@@ -139,6 +143,7 @@ const HR = {
   FILE_NOT_FOUND: 0x80070002,
   PATH_NOT_FOUND: 0x80070003,
   ACCESS_DENIED: 0x80070005,
+  NOT_SUPPORTED: 0x80070032, // ERROR_NOT_SUPPORTED: Wine's fltlib FilterLoad
   ALREADY_RUNNING: 0x80070420, // ERROR_SERVICE_ALREADY_RUNNING
   SERVICE_DISABLED: 0x80070422,
   MARKED_FOR_DELETE: 0x80070430,
@@ -189,7 +194,7 @@ export interface DriverStatusReport {
   readonly installed: boolean;
   readonly loaded: boolean;
   readonly altitude?: string;
-  /** Volumes (DOS names where known) the filter is attached to. */
+  /** Volumes (DOS names where known) the filter is attached to, each once. */
   readonly instances: readonly string[];
   readonly instanceDetails: readonly InstanceInfo[];
   readonly imagePath?: string;
@@ -259,6 +264,8 @@ export class DriverAdmin {
     if (code !== 0 && code !== ERROR_SERVICE_EXISTS)
       throw serviceError('creating the fltbridge service', code);
     const values: [string, RegistryValue[]][] = [
+      // What the INF's AddService Description= leaves in the service key.
+      [SERVICE_KEY, [{ name: 'Description', type: 'sz', value: DRIVER.description }]],
       [
         `${SERVICE_KEY}\\Parameters`,
         [{ name: 'SupportedFeatures', type: 'dword', value: DRIVER.supportedFeatures }],
@@ -365,7 +372,8 @@ export class DriverAdmin {
       installed,
       loaded: true,
       altitude: mine.altitude,
-      instances: details.map((i) => i.dosName ?? i.volume),
+      // Each volume once: the owner and the watch instance share their volumes.
+      instances: [...new Set(details.map((i) => i.dosName ?? i.volume))],
       instanceDetails: details,
       elevated,
       ...extras,
@@ -438,6 +446,13 @@ export function loadError(
         'image-missing',
         `${what} failed with ${text}: the service exists but fltbridge.sys is missing from System32\\drivers`,
         'fltbridge driver install --inf path\\to\\fltbridge.inf (copies the driver again)',
+        hr,
+      );
+    case HR.NOT_SUPPORTED:
+      return new DriverError(
+        'unsupported',
+        `${what} failed with ${text} (ERROR_NOT_SUPPORTED): this system's filter manager cannot load minifilters (as under Wine, whose fltlib.dll does not implement FilterLoad)`,
+        'load the driver on Windows 10/11 or Windows Server (fltmc filters works there); here, use the model backend: fltbridge demo, fltbridge run --backend model',
         hr,
       );
     case HR.SERVICE_DISABLED:

@@ -5,8 +5,14 @@
  * first used, and only on Windows.
  *
  * Pointers are BigInts in koffi 3. Out parameters are one-element arrays; structures the calls
- * fill are Buffers decoded here (offsets from fltuserstructures.h, checked against the mingw-w64
- * headers: FILTER_AGGREGATE_STANDARD_INFORMATION and INSTANCE_FULL_INFORMATION).
+ * fill are Buffers decoded here (offsets from fltuserstructures.h and winsvc.h, checked against
+ * the mingw-w64 headers: FILTER_AGGREGATE_STANDARD_INFORMATION, INSTANCE_FULL_INFORMATION,
+ * QUERY_SERVICE_CONFIGW). koffi keeps each call's last error for the next foreign call, so
+ * GetLastError() called through koffi right after a failed call answers for that call.
+ *
+ * Run for real by the wine suite (test/wine/driver-admin.wine.mjs under Windows node.exe, against
+ * Wine's service control manager, registry and fltlib); docs/addon.md lists what Wine answers
+ * differently from Windows.
  */
 import { copyFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,18 +32,26 @@ const CURRENT_PROCESS = 0xffffffffffffffffn;
 
 const SC_MANAGER_CONNECT = 0x0001;
 const SC_MANAGER_CREATE_SERVICE = 0x0002;
+const SERVICE_QUERY_CONFIG = 0x0001;
+const SERVICE_CHANGE_CONFIG = 0x0002;
 const SERVICE_QUERY_STATUS = 0x0004;
 const DELETE = 0x00010000;
 const SERVICE_ALL_ACCESS = 0x000f01ff;
 const KEY_SET_VALUE = 0x0002;
 const KEY_CREATE_SUB_KEY = 0x0004;
+const KEY_READ = 0x00020019;
 const REG_OPTION_NON_VOLATILE = 0;
 const REG_SZ = 1;
+const REG_EXPAND_SZ = 2;
+const REG_BINARY = 3;
 const REG_DWORD = 4;
-const RRF_RT_REG_SZ = 0x00000002;
-const RRF_RT_REG_EXPAND_SZ = 0x00000004;
-const RRF_RT_REG_DWORD = 0x00000010;
+const REG_MULTI_SZ = 7;
+const REG_QWORD = 11;
+const RRF_RT_ANY = 0x0000ffff;
 const RRF_NOEXPAND = 0x10000000;
+const ERROR_INSUFFICIENT_BUFFER = 122;
+const ERROR_MORE_DATA = 234;
+const ERROR_SERVICE_EXISTS = 1073;
 const TOKEN_QUERY = 0x0008;
 const TOKEN_ADJUST_PRIVILEGES = 0x0020;
 const TOKEN_ELEVATION = 20;
@@ -54,6 +68,8 @@ interface KoffiLib {
 }
 interface Koffi {
   load(name: string): KoffiLib;
+  /** The address of a Buffer's memory (to turn pointers into it back into offsets). */
+  address(value: unknown): bigint;
 }
 
 function utf16(text: string, terminators = 1): Buffer {
@@ -106,8 +122,115 @@ export function parseInstanceFull(buf: Buffer, length: number): InstanceInfo[] {
   return out;
 }
 
+/** A service's configuration as QueryServiceConfigW reports it. */
+export interface ServiceConfig {
+  readonly serviceType: number;
+  readonly startType: number;
+  readonly errorControl: number;
+  readonly binaryPath: string;
+  readonly group: string;
+  readonly tagId: number;
+  readonly dependencies: readonly string[];
+  readonly startName: string;
+  readonly displayName: string;
+}
+
+/** A registry value with its type, as RegGetValueW returns it (REG_EXPAND_SZ unexpanded). */
+export type RegistryData =
+  | { readonly type: 'sz' | 'expand_sz'; readonly value: string }
+  | { readonly type: 'multi_sz'; readonly value: readonly string[] }
+  | { readonly type: 'dword'; readonly value: number }
+  | { readonly type: 'qword'; readonly value: bigint }
+  | { readonly type: 'binary' | 'other'; readonly value: Buffer; readonly rawType: number };
+
+/** The koffi binding: DriverWin32 plus read-back of what install wrote (diagnosis, Wine tests). */
+export interface KoffiDriverWin32 extends DriverWin32 {
+  /** OpenServiceW + QueryServiceConfigW: the configuration, or the Win32 error (1060: none). */
+  queryService(name: string): ServiceConfig | number;
+  /** RegGetValueW under HKLM: the typed value, or the Win32 error (2: no such key or value). */
+  readRegistryValue(subkey: string, name: string): RegistryData | number;
+  /** RegOpenKeyExW under HKLM for reading succeeds. */
+  registryKeyExists(subkey: string): boolean;
+}
+
+/** The NUL-terminated UTF-16 string at `offset`, within `end`. */
+function wideAt(buf: Buffer, offset: number, end: number): string {
+  let stop = offset;
+  while (stop + 1 < end && buf.readUInt16LE(stop) !== 0) stop += 2;
+  return buf.toString('utf16le', offset, stop);
+}
+
+/** The strings of a REG_MULTI_SZ-style list (each NUL-terminated, an empty one ends it). */
+function multiAt(buf: Buffer, offset: number, end: number): string[] {
+  const out: string[] = [];
+  let at = offset;
+  while (at + 1 < end) {
+    const text = wideAt(buf, at, end);
+    if (text === '') break;
+    out.push(text);
+    at += (text.length + 1) * 2;
+  }
+  return out;
+}
+
+/**
+ * Decode QUERY_SERVICE_CONFIGW (x64: three DWORDs, then pointers at 16, 24, 40, 48 and 56 and
+ * dwTagId at 32). Its pointers point into the same buffer, whose address is `base`; a pointer
+ * outside the first `length` bytes is refused rather than followed (exported for tests).
+ */
+export function parseServiceConfig(buf: Buffer, base: bigint, length: number): ServiceConfig {
+  const end = Math.min(length, buf.length);
+  if (end < 64) throw new RangeError(`QUERY_SERVICE_CONFIGW needs 64 bytes, got ${end}`);
+  const offsetOf = (at: number): number | undefined => {
+    const pointer = buf.readBigUInt64LE(at);
+    if (pointer === 0n) return undefined;
+    const offset = pointer - base;
+    if (offset < 64n || offset >= BigInt(end))
+      throw new RangeError(`QUERY_SERVICE_CONFIGW pointer at ${at} is outside the buffer`);
+    return Number(offset);
+  };
+  const text = (at: number) => {
+    const offset = offsetOf(at);
+    return offset === undefined ? '' : wideAt(buf, offset, end);
+  };
+  const deps = offsetOf(40);
+  return {
+    serviceType: buf.readUInt32LE(0),
+    startType: buf.readUInt32LE(4),
+    errorControl: buf.readUInt32LE(8),
+    binaryPath: text(16),
+    group: text(24),
+    tagId: buf.readUInt32LE(32),
+    dependencies: deps === undefined ? [] : multiAt(buf, deps, end),
+    startName: text(48),
+    displayName: text(56),
+  };
+}
+
+/** Decode RegGetValueW's answer: `size` bytes of `type` (exported for tests). */
+export function parseRegistryData(type: number, data: Buffer, size: number): RegistryData {
+  const bytes = data.subarray(0, size);
+  switch (type) {
+    case REG_SZ:
+    case REG_EXPAND_SZ:
+      return { type: type === REG_SZ ? 'sz' : 'expand_sz', value: wideAt(bytes, 0, size) };
+    case REG_MULTI_SZ:
+      return { type: 'multi_sz', value: multiAt(bytes, 0, size) };
+    case REG_DWORD:
+      return { type: 'dword', value: bytes.readUInt32LE(0) };
+    case REG_QWORD:
+      return { type: 'qword', value: bytes.readBigUInt64LE(0) };
+    default:
+      return {
+        type: type === REG_BINARY ? 'binary' : 'other',
+        value: Buffer.from(bytes),
+        rawType: type,
+      };
+  }
+}
+
 /** The koffi-backed DriverWin32. Windows only. */
-export function createKoffiDriverWin32(): DriverWin32 {
+export function createKoffiDriverWin32(): KoffiDriverWin32 {
   if (process.platform !== 'win32') {
     throw new UnsupportedPlatformError(
       'driver management (fltlib and the service control manager)',
@@ -133,6 +256,13 @@ export function createKoffiDriverWin32(): DriverWin32 {
   const OpenServiceW = advapi.func(
     'void * __stdcall OpenServiceW(void *scm, const char16_t *name, uint32_t access)',
   );
+  const ChangeServiceConfigW = advapi.func(
+    'int __stdcall ChangeServiceConfigW(void *service, uint32_t type, uint32_t start, uint32_t errorControl, const char16_t *path, const char16_t *group, void *tag, const uint8_t *dependencies, const char16_t *user, const char16_t *password, const char16_t *display)',
+  );
+  const QueryServiceConfigW = advapi.func(
+    // A plain pointer, not _Out_: the strings' pointers must point into this very Buffer.
+    'int __stdcall QueryServiceConfigW(void *service, uint8_t *config, uint32_t size, _Out_ uint32_t *needed)',
+  );
   const DeleteService = advapi.func('int __stdcall DeleteService(void *service)');
   const CloseServiceHandle = advapi.func('int __stdcall CloseServiceHandle(void *h)');
   const RegCreateKeyExW = advapi.func(
@@ -142,8 +272,11 @@ export function createKoffiDriverWin32(): DriverWin32 {
     'int32_t __stdcall RegSetValueExW(void *key, const char16_t *name, uint32_t reserved, uint32_t type, const uint8_t *data, uint32_t size)',
   );
   const RegCloseKey = advapi.func('int32_t __stdcall RegCloseKey(void *key)');
+  const RegOpenKeyExW = advapi.func(
+    'int32_t __stdcall RegOpenKeyExW(void *key, const char16_t *subkey, uint32_t options, uint32_t sam, _Out_ void **result)',
+  );
   const RegGetValueW = advapi.func(
-    'int32_t __stdcall RegGetValueW(void *key, const char16_t *subkey, const char16_t *value, uint32_t flags, void *type, _Out_ uint8_t *data, _Inout_ uint32_t *size)',
+    'int32_t __stdcall RegGetValueW(void *key, const char16_t *subkey, const char16_t *value, uint32_t flags, _Out_ uint32_t *type, _Out_ uint8_t *data, _Inout_ uint32_t *size)',
   );
   const OpenProcessToken = advapi.func(
     'int __stdcall OpenProcessToken(void *process, uint32_t access, _Out_ void **token)',
@@ -192,27 +325,32 @@ export function createKoffiDriverWin32(): DriverWin32 {
     }
   };
 
+  const readValue = (subkey: string, name: string): RegistryData | number => {
+    // Grow the buffer to what RegGetValueW asks for (values can change between calls).
+    for (let capacity = 512; ; ) {
+      const data = Buffer.alloc(capacity);
+      const type = [0];
+      const size = [capacity];
+      const rc = RegGetValueW(HKLM, subkey, name, RRF_RT_ANY | RRF_NOEXPAND, type, data, size);
+      if (rc === ERROR_MORE_DATA && (size[0] ?? 0) > capacity && capacity < 1 << 20) {
+        capacity = (size[0] ?? capacity) + 64;
+        continue;
+      }
+      if (rc !== 0) return rc as number;
+      return parseRegistryData(type[0] ?? 0, data, size[0] ?? 0);
+    }
+  };
+
   const readDword = (subkey: string, name: string): number | undefined => {
-    const data = Buffer.alloc(4);
-    const size = [4];
-    const rc = RegGetValueW(HKLM, subkey, name, RRF_RT_REG_DWORD, null, data, size) as number;
-    return rc === 0 ? data.readUInt32LE(0) : undefined;
+    const value = readValue(subkey, name);
+    return typeof value === 'object' && value.type === 'dword' ? value.value : undefined;
   };
 
   const readString = (subkey: string, name: string): string | undefined => {
-    const data = Buffer.alloc(4096);
-    const size = [data.length];
-    const rc = RegGetValueW(
-      HKLM,
-      subkey,
-      name,
-      RRF_RT_REG_SZ | RRF_RT_REG_EXPAND_SZ | RRF_NOEXPAND,
-      null,
-      data,
-      size,
-    ) as number;
-    if (rc !== 0) return undefined;
-    return data.toString('utf16le', 0, Math.max(0, (size[0] ?? 2) - 2));
+    const value = readValue(subkey, name);
+    return typeof value === 'object' && (value.type === 'sz' || value.type === 'expand_sz')
+      ? value.value
+      : undefined;
   };
 
   return {
@@ -264,9 +402,34 @@ export function createKoffiDriverWin32(): DriverWin32 {
             null,
             null,
           );
-          if (!service) return lastError();
-          CloseServiceHandle(service);
-          return 0;
+          if (service) {
+            CloseServiceHandle(service);
+            return 0;
+          }
+          const error = lastError();
+          if (error !== ERROR_SERVICE_EXISTS) return error;
+          // Already there: bring its configuration back to `spec` (a reinstall repairs a
+          // service changed since), and still answer ERROR_SERVICE_EXISTS.
+          const existing = OpenServiceW(scm, spec.name, SERVICE_CHANGE_CONFIG);
+          if (!existing) return lastError();
+          try {
+            const changed = ChangeServiceConfigW(
+              existing,
+              spec.serviceType,
+              spec.startType,
+              spec.errorControl,
+              spec.binaryPath,
+              spec.group,
+              null,
+              deps,
+              null,
+              null,
+              spec.displayName,
+            );
+            return changed ? ERROR_SERVICE_EXISTS : lastError();
+          } finally {
+            CloseServiceHandle(existing);
+          }
         },
         5,
       );
@@ -334,6 +497,37 @@ export function createKoffiDriverWin32(): DriverWin32 {
       }
     },
     readRegistryString: readString,
+    readRegistryValue: readValue,
+    registryKeyExists(subkey: string) {
+      const key: unknown[] = [null];
+      const rc = RegOpenKeyExW(HKLM, subkey, 0, KEY_READ, key) as number;
+      if (rc === 0) RegCloseKey(key[0]);
+      return rc === 0;
+    },
+    queryService(name: string) {
+      return withScm(
+        SC_MANAGER_CONNECT,
+        (scm) => {
+          const service = OpenServiceW(scm, name, SERVICE_QUERY_CONFIG);
+          if (!service) return lastError();
+          try {
+            for (let capacity = 1024; ; ) {
+              const buf = Buffer.alloc(capacity);
+              const needed = [0];
+              if (QueryServiceConfigW(service, buf, capacity, needed)) {
+                return parseServiceConfig(buf, koffi.address(buf), capacity);
+              }
+              const error = lastError();
+              if (error !== ERROR_INSUFFICIENT_BUFFER || capacity >= 1 << 16) return error;
+              capacity = Math.max(capacity * 2, needed[0] ?? 0);
+            }
+          } finally {
+            CloseServiceHandle(service);
+          }
+        },
+        5,
+      );
+    },
     enablePrivilege(name: string) {
       const token: unknown[] = [null];
       if (!OpenProcessToken(CURRENT_PROCESS, TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, token))

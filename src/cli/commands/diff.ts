@@ -9,6 +9,7 @@ import type { Args } from '../command.js';
 import { type CliContext, ExitCode } from '../context.js';
 import { backendOptions, executeScenario, resolveBackend } from '../exec.js';
 import { loadAll } from '../files.js';
+import { configureRoot } from '../namespaces.js';
 import { eventObject, record } from '../render/jsonl.js';
 import { ProgressBar } from '../render/progress.js';
 import { EventTable } from '../render/table.js';
@@ -108,6 +109,7 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   for (const b of new Set([backendA, backendB])) {
     if (b !== 'model') await (await openBackend(b)).dispose();
   }
+  await configureRoot(args, [backendA, backendB], ctx);
   const json = Boolean(args.json);
   const progress = new ProgressBar(
     ctx.stderr,

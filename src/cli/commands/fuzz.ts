@@ -13,11 +13,12 @@ import type { Scenario } from '../../scenario/schema.js';
 import type { Args } from '../command.js';
 import { type CliContext, ExitCode, UsageError } from '../context.js';
 import { resolveBackend, runOptionsFrom } from '../exec.js';
+import { configureRoot, rootOptions } from '../namespaces.js';
 import { record } from '../render/jsonl.js';
 import { ProgressBar } from '../render/progress.js';
 
 export function builder(y: Argv): Argv {
-  return y
+  return rootOptions(y)
     .option('seed', {
       type: 'number',
       describe: 'Seed (default: from the clock; printed, so any run can be repeated)',
@@ -73,7 +74,8 @@ export function builder(y: Argv): Argv {
     })
     .option('root', {
       type: 'string',
-      describe: 'Directory the scenario paths are relative to (windows)',
+      describe:
+        "Directory the scenario paths are relative to (windows: configured as the driver's managed namespace)",
       requiresArg: true,
     })
     .option('json', {
@@ -120,6 +122,7 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   // Fail early and clearly when a backend is not available here.
   for (const b of new Set([subject, ...(reference ? [reference] : [])]))
     await (await openBackend(b)).dispose();
+  await configureRoot(args, [subject, ...(reference ? [reference] : [])], ctx);
   const progress = new ProgressBar(ctx.stderr, count, !json && Boolean(ctx.stderr.isTTY));
   const report = await fuzz({
     seed,

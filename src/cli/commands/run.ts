@@ -9,6 +9,7 @@ import type { Args } from '../command.js';
 import { type CliContext, ExitCode, UsageError } from '../context.js';
 import { backendOptions, executeScenario, resolveBackend } from '../exec.js';
 import { loadAll } from '../files.js';
+import { configureRoot } from '../namespaces.js';
 import { record } from '../render/jsonl.js';
 import { ProgressBar } from '../render/progress.js';
 import {
@@ -48,7 +49,11 @@ export function builder(y: Argv): Argv {
     .example('$0 run examples/', 'run every example on the embedded model')
     .example(
       '$0 run s.yaml --backend windows --root C:\\fltb',
-      'run on Windows under a managed root',
+      'run on Windows: C:\\fltb becomes the managed namespace',
+    )
+    .example(
+      '$0 run s.yaml --backend windows --root C:\\fltb --no-configure',
+      "leave the driver's namespaces as they are",
     )
     .example('$0 run examples/*.yaml --json --junit report.xml', 'for CI');
 }
@@ -68,6 +73,8 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   }
   // Fail early, in one line, when the backend is not available here.
   if (backend !== 'model') await (await openBackend(backend)).dispose();
+  // On windows: --root becomes the driver's managed (or observed) namespace.
+  await configureRoot(args, [backend], ctx);
   const json = Boolean(args.json);
   const progress = new ProgressBar(
     ctx.stderr,

@@ -30,6 +30,7 @@ import { type Scenario, type SetupEntry, STEP_VERBS } from '../../scenario/schem
 import type { Args } from '../command.js';
 import { type CliContext, ExitCode, reportError } from '../context.js';
 import { resolveBackend, runOptionsFrom } from '../exec.js';
+import { configureRoot, rootOptions } from '../namespaces.js';
 import { EventTable } from '../render/table.js';
 
 const SHELL_COMMANDS = ['help', 'mkfile', 'mkdir', 'handles', 'pending', 'save', 'exit', 'quit'];
@@ -61,7 +62,7 @@ const HELP: Record<string, string> = {
 };
 
 export function builder(y: Argv): Argv {
-  return y
+  return rootOptions(y)
     .option('backend', {
       alias: 'b',
       type: 'string',
@@ -76,7 +77,8 @@ export function builder(y: Argv): Argv {
     })
     .option('root', {
       type: 'string',
-      describe: 'Directory paths are relative to (windows)',
+      describe:
+        "Directory paths are relative to (windows: configured as the driver's managed namespace)",
       requiresArg: true,
     })
     .option('grace', {
@@ -374,6 +376,12 @@ function historyFile(args: Args, env: NodeJS.ProcessEnv): string {
 export async function handler(args: Args, ctx: CliContext): Promise<number> {
   const backend = resolveBackend(args);
   const bridge = await openBackend(backend);
+  try {
+    await configureRoot(args, [backend], ctx);
+  } catch (error) {
+    await bridge.dispose();
+    throw error;
+  }
   const session = new ShellSession(bridge, ctx, args);
   const interactive = Boolean((ctx.stdin as NodeJS.ReadStream).isTTY) && Boolean(ctx.stdout.isTTY);
   const p = ctx.color;

@@ -1,18 +1,22 @@
 /**
  * fltbridge watch: the driver's live event stream as a table or JSON Lines (one object per line,
  * written as each event arrives; logs go to stderr). Ctrl-C stops it and prints the totals and
- * the exact number of dropped events (exit 0). `--replay FILE` renders a JSON Lines capture
- * instead, on any platform.
+ * the exact number of dropped events (exit 0). `--managed DIR` / `--observe DIR` configure the
+ * driver's namespaces first (CONFIGURE after HELLO, replacing every namespace; one stderr line
+ * says what was configured). `--replay FILE` renders a JSON Lines capture instead, on any
+ * platform.
  */
 
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
+import type { DriverConfiguration } from '../../backends/windows.js';
 import { FltBridgeError } from '../../bridge/errors.js';
 import { type BridgeEvent, EVENT_TYPES, type EventType } from '../../bridge/events.js';
 import type { Bridge } from '../../bridge/types.js';
 import type { Args } from '../command.js';
 import { type CliContext, ExitCode, UsageError } from '../context.js';
+import { namespacesFrom, reportConfiguration } from '../namespaces.js';
 import { eventFromObject, eventLine, record } from '../render/jsonl.js';
 import { EventTable, type TimeMode } from '../render/table.js';
 
@@ -170,12 +174,29 @@ export function builder(y: Argv): Argv {
       choices: ['clock', 'relative'],
       describe: 'TIME column: time of day or since the first event',
     })
+    .option('managed', {
+      type: 'string',
+      array: true,
+      describe:
+        'Configure the driver first: a directory it owns oplocks and locks for (repeatable; replaces every namespace)',
+      requiresArg: true,
+    })
+    .option('observe', {
+      type: 'string',
+      array: true,
+      describe: 'Configure the driver first: a directory it only reports on (repeatable)',
+      requiresArg: true,
+    })
     .option('replay', {
       type: 'string',
       describe: 'Render a JSON Lines capture (from watch --json) instead of the live stream',
       requiresArg: true,
     })
     .example('$0 watch --path "**/*.docx" --type oplock', 'oplock events on .docx files (Windows)')
+    .example(
+      '$0 watch --managed C:\\fltb',
+      'make C:\\fltb the managed namespace, then stream (Windows)',
+    )
     .example('$0 watch --json > capture.jsonl', 'capture the stream; Ctrl-C stops it with totals')
     .example('$0 watch --replay capture.jsonl --type lock', 'view a capture anywhere, filtered');
 }
@@ -245,7 +266,14 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   const json = Boolean(args.json);
   const types = parseTypes((args.type as string[] | undefined) ?? []);
   const path = typeof args.path === 'string' ? globMatcher(args.path) : undefined;
+  const namespaces = namespacesFrom(args);
   if (typeof args.replay === 'string') {
+    if (namespaces.length > 0) {
+      throw new UsageError(
+        '--managed and --observe configure the driver; --replay does not use it',
+        'leave them out, or configure with fltbridge driver configure',
+      );
+    }
     const sink = new WatchSink(ctx, {
       json,
       types,
@@ -266,7 +294,10 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
   const { openBackend } = await import('../../scenario/backends.js');
   let bridge: Bridge;
   try {
-    bridge = await openBackend('windows');
+    bridge = await openBackend(
+      'windows',
+      namespaces.length > 0 ? { windowsOptions: { configure: { namespaces } } } : {},
+    );
   } catch (error) {
     if (error instanceof FltBridgeError && error.code !== 'E_INVALID_ARGUMENT') {
       throw new FltBridgeError(
@@ -276,6 +307,9 @@ export async function handler(args: Args, ctx: CliContext): Promise<number> {
       );
     }
     throw error;
+  }
+  if (bridge.backend === 'windows') {
+    reportConfiguration((bridge as { configuration?: DriverConfiguration }).configuration, ctx);
   }
   const sink = new WatchSink(ctx, { json, types, path, time: (args.time as TimeMode) ?? 'clock' });
   if (!json)

@@ -1,16 +1,22 @@
 // The port end to end under Wine: the real addon (connect, FilterSendMessage on its runner, the
 // IOCP event pump) against the fltlib double, whose port is served by test/wine/port-server.ts
 // (the model's port twin). The server is steered over its control socket: pause/resume pushing,
-// produce events (model reads), vanish.
+// produce events (model reads), vanish. Namespaces: DOS paths on Wine's C: drive resolved to NT
+// paths by the addon (finalPath: GetFinalPathNameByHandleW), sent as CONFIGURE, and what the
+// server received.
 //
 // argv: <repo root> <result file> <control port>
+import { mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { args, importDist, rejectionOf, sleep, within, writeJson } from './common.mjs';
 
 const { root, out, rest } = args();
 const controlPort = Number(rest[0]);
-const { createWindowsBridge, PortClient } = await importDist(root, 'backends/windows.js');
+const { createWindowsBridge, configureWindowsDriver, PortClient, readWindowsDriverPolicy } =
+  await importDist(root, 'backends/windows.js');
 const { loadAddon } = await importDist(root, 'backends/windows/addon.js');
+const { IoSession } = await importDist(root, 'backends/windows/io.js');
+const { ntPathOf, utf16 } = await importDist(root, 'backends/windows/namespaces.js');
 const result = {};
 const t00 = Date.now();
 const phase = (name) => {
@@ -171,6 +177,68 @@ await ctl({ op: 'produce', count: 10 });
 await bridge.settle();
 result.settle = { nextSequence: port.eventStats.nextSequence, last: seen.last };
 
+phase('namespaces');
+// ---- namespaces: DOS paths -> NT paths (GetFinalPathNameByHandleW under Wine) -> CONFIGURE ----
+{
+  const top = 'C:\\fltb-e2e';
+  const dir = `${top}\\Managed Dir`;
+  rmSync(top, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // What Wine answers for a few spellings of the same directory, and for a volume root.
+  const session = new IoSession(addon);
+  const wineNt = {};
+  for (const spelling of [dir, 'c:\\FLTB-E2E\\MANAGED DIR\\', `\\\\?\\${dir}`, 'C:\\']) {
+    wineNt[spelling] = await ntPathOf(addon, session, spelling, spelling).catch((e) => ({
+      error: e.message,
+    }));
+  }
+  // The raw completions: the root's name as GetFinalPathNameByHandleW returns it, and a miss.
+  const raw = {};
+  for (const [name, path] of [
+    ['root', 'C:\\'],
+    ['missing', `${top}\\missing`],
+  ]) {
+    const record = await session.submit((r) => addon.finalPath(session.id, r, path)).done;
+    raw[name] = {
+      status: record.status,
+      win32: record.win32,
+      source: record.source,
+      information: record.information,
+      name: utf16(record.data),
+    };
+  }
+  await session.close();
+  const serverBefore = (await ctl({ op: 'stats' })).configures.length;
+  // The CLI's path (fltbridge driver configure): a command-only connection, no event queue.
+  const configured = await configureWindowsDriver({
+    namespaces: [
+      { kind: 'managed', path: 'c:\\FLTB-E2E\\managed dir\\' },
+      { kind: 'observe', path: '\\Device\\HarddiskVolume7\\elsewhere' },
+    ],
+  });
+  const policy = await readWindowsDriverPolicy();
+  const missing = await rejectionOf(
+    configureWindowsDriver({ namespaces: [{ kind: 'managed', path: `${top}\\missing` }] }),
+  );
+  const unc = await rejectionOf(
+    configureWindowsDriver({ namespaces: [{ kind: 'managed', path: '\\\\server\\share\\dir' }] }),
+  );
+  const serverSaw = (await ctl({ op: 'stats' })).configures.slice(serverBefore);
+  rmSync(top, { recursive: true, force: true });
+  result.namespaces = {
+    wineNt,
+    raw,
+    configured: { namespaces: configured.namespaces, reply: configured.reply },
+    policy: {
+      managedCount: policy.settings.managedCount,
+      observeCount: policy.settings.observeCount,
+    },
+    missing,
+    unc,
+    serverSaw,
+  };
+}
+
 phase('the connection limit');
 // ---- the connection limit (FLTB_PORT_MAX_CONNECTIONS = 4) ----
 {
@@ -219,7 +287,13 @@ phase('the server vanishes');
   while ((await ctl({ op: 'stats' })).connections > 0 && Date.now() < settled) await sleep(100);
   const before = await ctl({ op: 'stats' });
   result.connectionsBeforeVanish = before.connections;
-  const b2 = await createWindowsBridge({ events: 'required', configure: { queueLimit: 1048576 } });
+  // The bridge's configure option with a DOS path: C:\ (Wine: \Device\HarddiskVolume1), which
+  // also gives the model back the namespace it started with.
+  const b2 = await createWindowsBridge({
+    events: 'required',
+    configure: { queueLimit: 1048576, namespaces: [{ kind: 'managed', path: 'C:\\' }] },
+  });
+  result.bridgeConfiguration = b2.configuration;
   const got = { count: 0, first: undefined, last: undefined, outOfOrder: 0 };
   let next;
   b2.subscribe((event) => {
