@@ -13,7 +13,7 @@
 import { MajorFunction } from '../../bridge/events.js';
 import { NtStatus, ntSuccess } from '../../bridge/ntstatus.js';
 import type { Irp } from '../fs/irp.js';
-import { IRP_MN_LOCK, IRP_MN_UNLOCK_ALL, IRP_MN_UNLOCK_SINGLE } from '../fs/irp.js';
+import { oplockOperationFor } from '../fs/oplock-operation.js';
 import * as oplock from '../oplock/index.js';
 import type {
   OplockFileObject,
@@ -79,62 +79,11 @@ export function oplockData(
   ctx: HandleContext,
   isDirectory?: boolean,
 ): OplockOperation | undefined {
-  const base = {
+  const fileObject = oplockFileObject(irp, ctx);
+  return oplockOperationFor(irp, {
     operationId: irp.operationId,
-    processId: irp.process,
-    fileObject:
-      isDirectory === undefined
-        ? oplockFileObject(irp, ctx)
-        : { ...oplockFileObject(irp, ctx), isDirectory },
-  };
-  const p = irp.params;
-  const fo = irp.fileObject;
-  switch (p.kind) {
-    case 'create':
-      return {
-        ...base,
-        major: 'CREATE',
-        desiredAccess: fo.desiredAccess,
-        shareAccess: fo.shareAccess,
-        disposition: fo.disposition,
-        createOptions: fo.createOptions,
-      };
-    case 'read':
-      return { ...base, major: 'READ', offset: p.offset, length: p.length };
-    case 'write':
-      return { ...base, major: 'WRITE', offset: p.offset, length: p.data.length };
-    case 'set-information':
-      return {
-        ...base,
-        major: 'SET_INFORMATION',
-        fileInformationClass: p.informationClass,
-        ...(p.request.class === 'disposition' ? { deleteFile: p.request.deleteFile } : {}),
-      };
-    case 'flush':
-      return { ...base, major: 'FLUSH_BUFFERS' };
-    case 'lock':
-      return {
-        ...base,
-        major: 'LOCK_CONTROL',
-        minor:
-          irp.minor === IRP_MN_LOCK
-            ? 'LOCK'
-            : irp.minor === IRP_MN_UNLOCK_SINGLE
-              ? 'UNLOCK_SINGLE'
-              : irp.minor === IRP_MN_UNLOCK_ALL
-                ? 'UNLOCK_ALL'
-                : 'UNLOCK_ALL_BY_KEY',
-        offset: p.offset,
-        length: p.length,
-        key: p.key,
-        exclusive: p.exclusive,
-        failImmediately: p.failImmediately,
-      };
-    case 'cleanup':
-      return { ...base, major: 'CLEANUP' };
-    default:
-      return undefined;
-  }
+    fileObject: isDirectory === undefined ? fileObject : { ...fileObject, isDirectory },
+  });
 }
 
 export type OplockGate =

@@ -57,13 +57,12 @@ import {
   type Device,
   type FileObject,
   IRP_MN_LOCK,
-  IRP_MN_UNLOCK_ALL,
-  IRP_MN_UNLOCK_SINGLE,
   type Irp,
   MajorFunction,
   type OplockFsctlParameters,
   type SetInformationParameters,
 } from './irp.js';
+import { oplockOperationFor } from './oplock-operation.js';
 import { type ParsedPath, upcase } from './path.js';
 import {
   addShareAccess,
@@ -298,61 +297,14 @@ export class FileSystem implements Device {
 
   /** The operation the oplock package sees for an IRP (its operationId is the IRP's id). */
   #oplockData(irp: Irp, node: FsNode | undefined): OplockOperation | undefined {
-    const base = {
+    const fileObject = this.#oplockFo(irp.fileObject);
+    return oplockOperationFor(irp, {
       operationId: BigInt(irp.id),
-      processId: irp.process,
-      fileObject: this.#oplockFo(irp.fileObject),
-    };
-    const p = irp.params;
-    switch (p.kind) {
-      case 'create': {
-        const fo = irp.fileObject;
-        return {
-          ...base,
-          fileObject: { ...base.fileObject, isDirectory: node?.isDirectory ?? false },
-          major: 'CREATE',
-          desiredAccess: fo.desiredAccess,
-          shareAccess: fo.shareAccess,
-          disposition: fo.disposition,
-          createOptions: irp.createOptions,
-        };
-      }
-      case 'read':
-        return { ...base, major: 'READ', offset: p.offset, length: p.length };
-      case 'write':
-        return { ...base, major: 'WRITE', offset: p.offset, length: p.data.length };
-      case 'set-information':
-        return {
-          ...base,
-          major: 'SET_INFORMATION',
-          fileInformationClass: p.informationClass,
-          ...(p.request.class === 'disposition' ? { deleteFile: p.request.deleteFile } : {}),
-        };
-      case 'flush':
-        return { ...base, major: 'FLUSH_BUFFERS' };
-      case 'lock':
-        return {
-          ...base,
-          major: 'LOCK_CONTROL',
-          minor:
-            irp.minor === IRP_MN_LOCK
-              ? 'LOCK'
-              : irp.minor === IRP_MN_UNLOCK_SINGLE
-                ? 'UNLOCK_SINGLE'
-                : irp.minor === IRP_MN_UNLOCK_ALL
-                  ? 'UNLOCK_ALL'
-                  : 'UNLOCK_ALL_BY_KEY',
-          offset: p.offset,
-          length: p.length,
-          key: p.key,
-          exclusive: p.exclusive,
-          failImmediately: p.failImmediately,
-        };
-      case 'cleanup':
-        return { ...base, major: 'CLEANUP' };
-      default:
-        return undefined;
-    }
+      fileObject:
+        irp.params.kind === 'create'
+          ? { ...fileObject, isDirectory: node?.isDirectory ?? false }
+          : fileObject,
+    });
   }
 
   /**
