@@ -86,7 +86,8 @@ export function reportError(
     code =
       error.code === 'E_UNSUPPORTED_PLATFORM' ||
       error.code === 'E_BACKEND_UNAVAILABLE' ||
-      error.code === 'E_PORT'
+      error.code === 'E_PORT' ||
+      (error.code === 'E_DRIVER' && (error as { problem?: string }).problem === 'unsupported')
         ? ExitCode.UNAVAILABLE
         : error.code === 'E_INVALID_ARGUMENT' ||
             error.code === 'E_UNKNOWN_HANDLE' ||

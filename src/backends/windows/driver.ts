@@ -17,10 +17,13 @@ export interface DriverStatus {
 }
 
 export interface DriverManager {
-  install(infPath?: string): Promise<void>;
-  uninstall(): Promise<void>;
+  /** `existed`: the service was already there (its configuration was rewritten). */
+  install(infPath?: string): Promise<{ readonly existed: boolean } | undefined>;
+  /** `removed`: false when nothing was installed. */
+  uninstall(): Promise<{ readonly removed: boolean } | undefined>;
   load(): Promise<void>;
-  unload(): Promise<void>;
+  /** `wasLoaded`: false when the filter was not loaded. */
+  unload(): Promise<{ readonly wasLoaded: boolean } | undefined>;
   status(): Promise<DriverStatus & Omit<DriverStatusReport, 'instances'>>;
 }
 
@@ -36,7 +39,7 @@ export function createDriverManager(api?: DriverWin32): DriverManager {
   };
   return {
     async install(infPath?: string) {
-      get().install(
+      return get().install(
         infPath
           ? infPath.toLowerCase().endsWith('.sys')
             ? { sysPath: infPath }
@@ -45,13 +48,13 @@ export function createDriverManager(api?: DriverWin32): DriverManager {
       );
     },
     async uninstall() {
-      get().uninstall();
+      return get().uninstall();
     },
     async load() {
       get().load();
     },
     async unload() {
-      get().unload();
+      return get().unload();
     },
     async status() {
       return get().status();

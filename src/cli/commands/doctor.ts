@@ -117,7 +117,7 @@ export async function windowsChecks(probes: WindowsProbes = defaultProbes): Prom
       state: status.testSigning === undefined ? 'warn' : status.testSigning ? 'ok' : 'warn',
       detail:
         status.testSigning === undefined
-          ? 'unknown (reading the boot configuration needs administrator rights)'
+          ? 'unknown: the boot configuration did not say (from an elevated prompt: bcdedit /enum {current} shows testsigning)'
           : status.testSigning
             ? 'on: a test-signed fltbridge.sys can load'
             : `off: a test-signed fltbridge.sys will not load; bcdedit /set testsigning on, then reboot${status.secureBoot ? ' (turn Secure Boot off first)' : ''}`,

@@ -194,24 +194,38 @@ export async function runDriverAction(
     }
   }
   switch (action) {
-    case 'install':
-      await manager.install(typeof args.inf === 'string' ? args.inf : undefined);
+    case 'install': {
+      const installed = await manager.install(typeof args.inf === 'string' ? args.inf : undefined);
+      const verb = installed?.existed
+        ? 'reinstalled (its configuration was rewritten)'
+        : 'installed';
       ctx.stdout.write(
-        `${p.green('✓')} fltbridge driver installed; load it with: fltbridge driver load\n`,
+        `${p.green('✓')} fltbridge driver ${verb}; load it with: fltbridge driver load\n`,
       );
       return ExitCode.OK;
-    case 'uninstall':
-      await manager.uninstall();
-      ctx.stdout.write(`${p.green('✓')} fltbridge driver uninstalled\n`);
+    }
+    case 'uninstall': {
+      const result = await manager.uninstall();
+      ctx.stdout.write(
+        result?.removed === false
+          ? `${p.green('✓')} fltbridge driver was not installed; nothing to uninstall\n`
+          : `${p.green('✓')} fltbridge driver uninstalled\n`,
+      );
       return ExitCode.OK;
+    }
     case 'load':
       await manager.load();
       ctx.stdout.write(`${p.green('✓')} fltbridge driver loaded\n`);
       return ExitCode.OK;
-    case 'unload':
-      await manager.unload();
-      ctx.stdout.write(`${p.green('✓')} fltbridge driver unloaded\n`);
+    case 'unload': {
+      const result = await manager.unload();
+      ctx.stdout.write(
+        result?.wasLoaded === false
+          ? `${p.green('✓')} fltbridge driver was not loaded; nothing to unload\n`
+          : `${p.green('✓')} fltbridge driver unloaded\n`,
+      );
       return ExitCode.OK;
+    }
     case 'status': {
       const s = await manager.status();
       // The policy through the port: counts only (the driver never reports the paths).
